@@ -1,0 +1,21 @@
+# sparse_backbones: the two commands of the README are `make demo` and
+# `make test`; both install the pinned stack into .venv first (idempotent).
+VENV ?= .venv
+PYTHON := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: install demo test test-all
+
+install:
+	VENV=$(VENV) bash tools/install_env.sh
+
+# Trains LeMeViT-T Mask R-CNN on the built-in synthetic DOTA patches,
+# evaluates and prints the metrics.
+demo: install
+	$(PYTHON) tools/train.py configs/det/lemevit_maskrcnn.py --demo
+
+test: install
+	$(PYTHON) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-all: install
+	$(PYTHON) -m pytest $(PYTEST_ARGS)

@@ -1,0 +1,82 @@
+# Copyright (c) sparse_backbones contributors. All rights reserved.
+"""Multi-head attention with a fused fast path and a reference path."""
+from typing import Optional
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def multi_head_attention(query: torch.Tensor,
+                         key: torch.Tensor,
+                         value: torch.Tensor,
+                         scale: Optional[float] = None,
+                         fused: bool = True) -> torch.Tensor:
+    """softmax(q k^T * scale) v over (B, heads, tokens, head_dims) tensors.
+
+    Args:
+        query (Tensor): (B, h, Nq, d).
+        key (Tensor): (B, h, Nk, d).
+        value (Tensor): (B, h, Nk, d).
+        scale (float, optional): Logit scale. Defaults to ``d ** -0.5``.
+        fused (bool): Use ``F.scaled_dot_product_attention``; ``False`` runs
+            the explicit reference that tests hold the fused path equal to.
+            Defaults to True.
+
+    Returns:
+        Tensor: (B, h, Nq, d).
+    """
+    if fused:
+        return F.scaled_dot_product_attention(query, key, value, scale=scale)
+    if scale is None:
+        scale = query.shape[-1]**-0.5
+    attn = (query @ key.transpose(-2, -1)) * scale
+    return attn.softmax(dim=-1) @ value
+
+
+class Attention(nn.Module):
+    """Global multi-head self-attention over a token sequence.
+
+    Args:
+        embed_dims (int): Token channels C.
+        num_heads (int): Number of heads; C must be divisible by it.
+        qkv_bias (bool): Bias in the packed q/k/v projection.
+            Defaults to True.
+        fused (bool): See :func:`multi_head_attention`. Defaults to True.
+    """
+
+    def __init__(self,
+                 embed_dims: int,
+                 num_heads: int,
+                 qkv_bias: bool = True,
+                 fused: bool = True) -> None:
+        super().__init__()
+        if embed_dims % num_heads:
+            raise ValueError(f'embed_dims ({embed_dims}) must be divisible '
+                             f'by num_heads ({num_heads})')
+        self.num_heads = num_heads
+        self.fused = fused
+        # Rows are [q; k; v], each split into contiguous heads (timm layout).
+        self.qkv = nn.Linear(embed_dims, embed_dims * 3, bias=qkv_bias)
+        self.proj = nn.Linear(embed_dims, embed_dims)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, N, C = x.shape
+        # (B, N, 3C) -> (3, B, h, N, d)
+        qkv = self.qkv(x).reshape(B, N, 3, self.num_heads, -1)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+        x = multi_head_attention(q, k, v, fused=self.fused)
+        # (B, h, N, d) -> (B, N, C)
+        return self.proj(x.transpose(1, 2).reshape(B, N, C))
+
+
+def split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
+    """(B, N, C) -> (B, h, N, C / h)."""
+    B, N, C = x.shape
+    return x.reshape(B, N, num_heads, C // num_heads).transpose(1, 2)
+
+
+def merge_heads(x: torch.Tensor) -> torch.Tensor:
+    """(B, h, N, d) -> (B, N, h * d)."""
+    B, h, N, d = x.shape
+    return x.transpose(1, 2).reshape(B, N, h * d)
