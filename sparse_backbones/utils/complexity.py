@@ -4,25 +4,36 @@ from typing import Sequence
 
 import torch
 import torch.nn as nn
-from torch.utils.flop_counter import FlopCounterMode
+from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
+
+
+def _sdpa_flops(query_shape, key_shape, value_shape, *args, **kwargs) -> int:
+    return sdpa_flop_count(query_shape, key_shape, value_shape)
+
+
+# torch's counter knows the CUDA attention kernels but not the CPU one that
+# F.scaled_dot_product_attention dispatches to on CPU.
+_EXTRA_FORMULAS = {
+    torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _sdpa_flops,
+}
 
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-@torch.no_grad()
 def count_macs(model: nn.Module, input_shape: Sequence[int]) -> int:
     """Multiply-adds of one forward pass on a zero input of ``input_shape``.
 
-    Counted by torch's dispatcher-level counter, which sees every matrix
+    Runs with autograd on: torch's module tracker, which the counter uses,
+    fails on parameters seen under ``no_grad``. Counted by torch's dispatcher-level counter, which sees every matrix
     product including those inside ``scaled_dot_product_attention`` (the
     fvcore-style counters of mmengine/calflops miss these). Norms and
     activations are not counted, as in the papers' figures.
     """
     was_training = model.training
     model.eval()
-    counter = FlopCounterMode(display=False)
+    counter = FlopCounterMode(display=False, custom_mapping=_EXTRA_FORMULAS)
     with counter:
         model(torch.zeros(*input_shape))
     model.train(was_training)
