@@ -1,0 +1,75 @@
+# DOTA-v1.0, single-scale 1024x1024 patches (gap 200), horizontal boxes and
+# polygon instance masks. Layout (DOTA devkit / mmrotate splitter output):
+#   data/split_ss_dota/{trainval,val,test}/images/*.png
+#   data/split_ss_dota/{trainval,val}/labelTxt/*.txt
+# Training uses trainval, as the published DOTA results do; `val` is the
+# official validation set, which trainval contains, so its score is only a
+# sanity check. For a clean validation number train on `train/` instead.
+# The test split has no public labels (evaluation server, full images:
+# patch merging is not part of this config).
+dataset_type = 'sparse_backbones.DOTADataset'
+data_root = 'data/split_ss_dota/'
+backend_args = None
+
+train_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=backend_args),
+    # Polygons stay polygons: a 1024 patch can hold hundreds of vehicles, and
+    # one bitmap per object would take ~1 MB each.
+    dict(
+        type='LoadAnnotations',
+        with_bbox=True,
+        with_mask=True,
+        poly2mask=False),
+    dict(type='Resize', scale=(1024, 1024), keep_ratio=True),
+    # Aerial views have no canonical orientation: flip both ways.
+    dict(
+        type='RandomFlip',
+        prob=0.75,
+        direction=['horizontal', 'vertical', 'diagonal']),
+    dict(type='PackDetInputs')
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=backend_args),
+    dict(type='Resize', scale=(1024, 1024), keep_ratio=True),
+    # After Resize: VOCMetric compares with boxes in original coordinates.
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(
+        type='PackDetInputs',
+        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                   'scale_factor'))
+]
+
+train_dataloader = dict(
+    batch_size=2,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='trainval/labelTxt/',
+        data_prefix=dict(img_path='trainval/images/'),
+        filter_cfg=dict(filter_empty_gt=True, min_size=32),
+        pipeline=train_pipeline,
+        backend_args=backend_args))
+val_dataloader = dict(
+    batch_size=1,
+    num_workers=2,
+    persistent_workers=True,
+    drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='val/labelTxt/',
+        data_prefix=dict(img_path='val/images/'),
+        test_mode=True,
+        pipeline=test_pipeline,
+        backend_args=backend_args))
+test_dataloader = val_dataloader
+
+# DOTA Task2 (HBB) protocol per patch: VOC07 11-point AP at IoU 0.5;
+# difficult objects are ignored through the dataset's ignore_flag.
+val_evaluator = dict(
+    type='VOCMetric', metric='mAP', eval_mode='11points', iou_thrs=0.5)
+test_evaluator = val_evaluator

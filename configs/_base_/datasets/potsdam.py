@@ -1,0 +1,15 @@
+# ISPRS Potsdam, 512x512 patches written by mmseg's converter (index PNGs,
+# 0 = eroded boundary, reduce_zero_label=True, 6 classes incl. clutter):
+#   data/potsdam/img_dir/{train,val}/*.png, data/potsdam/ann_dir/{train,val}
+# mmseg's dataset config with two changes: the dataset class checks the
+# layout (clear errors for missing folders or colour labels), and the
+# metrics add mFscore next to mIoU (aAcc is the overall accuracy OA).
+_base_ = 'mmseg::_base_/datasets/potsdam.py'
+
+dataset_type = 'sparse_backbones.ISPRSPotsdamDataset'
+train_dataloader = dict(dataset=dict(type=dataset_type))
+val_dataloader = dict(dataset=dict(type=dataset_type))
+test_dataloader = val_dataloader
+
+val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU', 'mFscore'])
+test_evaluator = val_evaluator

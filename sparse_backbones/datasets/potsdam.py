@@ -1,0 +1,91 @@
+# Copyright (c) sparse_backbones contributors. All rights reserved.
+"""ISPRS Potsdam as produced by mmseg's converter, with layout checks."""
+import os.path as osp
+from typing import List
+
+import cv2
+import mmseg
+import numpy as np
+from mmseg.datasets import PotsdamDataset
+
+from ..registry import DATASETS, register_module
+from ._common import missing_data_error
+from .isprs import ISPRS_PALETTE_RGB
+
+_CONVERTER = osp.join(
+    osp.dirname(mmseg.__file__), '.mim', 'tools', 'dataset_converters',
+    'potsdam.py')
+PREPARE_POTSDAM = (
+    f'python {_CONVERTER} /path/to/potsdam -o data/potsdam   (the folder '
+    'holds 2_Ortho_RGB.zip and 5_Labels_all_noBoundary.zip)', )
+
+
+@register_module(DATASETS)
+class ISPRSPotsdamDataset(PotsdamDataset):
+    """mmseg's :class:`PotsdamDataset` with checks of the data layout.
+
+    Reads the same ``img_dir/{train,val}`` and ``ann_dir/{train,val}``
+    folders (index PNGs, ``reduce_zero_label=True``) and fails early with a
+    message that names the expected path and the converter when
+
+    - a folder is missing or holds no image,
+    - an image has no label of the same name,
+    - the first label is still a colour (RGB) image or holds values outside
+      0..6, i.e. it was not produced by mmseg's converter (decode colour
+      labels with :func:`sparse_backbones.datasets.isprs_rgb_to_index`).
+
+    Args:
+        **kwargs: Arguments of :class:`mmseg.datasets.PotsdamDataset`.
+    """
+
+    def load_data_list(self) -> List[dict]:
+        """List the image/label pairs after checking the folders.
+
+        Returns:
+            list[dict]: mmseg data infos (``img_path``, ``seg_map_path``...).
+        """
+        img_dir = self.data_prefix.get('img_path', '')
+        ann_dir = self.data_prefix.get('seg_map_path', None)
+        for what, path in (('Potsdam image folder', img_dir),
+                           ('Potsdam label folder', ann_dir)):
+            if path is not None and not osp.isdir(path):
+                raise missing_data_error(what, path, PREPARE_POTSDAM)
+        data_list = super().load_data_list()
+        if not data_list:
+            raise FileNotFoundError(
+                f'No {self.img_suffix!r} image in {img_dir!r}; expected '
+                'patches such as 2_10_0_0_512_512.png written by the '
+                f'converter:\n    {PREPARE_POTSDAM[0]}')
+        if ann_dir is None:
+            return data_list
+        missing = [
+            info['seg_map_path'] for info in data_list
+            if not osp.isfile(info['seg_map_path'])
+        ]
+        if missing:
+            raise FileNotFoundError(
+                f'{len(missing)} of {len(data_list)} image(s) have no label '
+                f'in {ann_dir!r}, e.g. {missing[0]!r}.')
+        self._check_label_format(data_list[0]['seg_map_path'])
+        return data_list
+
+    @staticmethod
+    def _check_label_format(path: str) -> None:
+        """Reject colour labels and values the converter never writes."""
+        label = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+        if label is None:
+            raise ValueError(f'Cannot read the label image {path!r}.')
+        if label.ndim == 3:
+            raise ValueError(
+                f'{path!r} is a colour label (shape {label.shape}); mmseg '
+                'expects index PNGs with 0 (boundary) and 1..6 (classes). '
+                'Convert the ISPRS colour labels with mmseg\'s converter '
+                f'({PREPARE_POTSDAM[0]}) or with sparse_backbones.datasets.'
+                'isprs_rgb_to_index (RGB order!).')
+        max_index = len(ISPRS_PALETTE_RGB)
+        if label.max() > max_index:
+            raise ValueError(
+                f'{path!r} holds label values up to {int(label.max())}; the '
+                f'converter writes 0..{max_index} (0 = boundary, ignored with '
+                'reduce_zero_label=True). Values seen: '
+                f'{np.unique(label).tolist()[:10]}.')

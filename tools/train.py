@@ -1,0 +1,132 @@
+# Copyright (c) sparse_backbones contributors. All rights reserved.
+"""Train a config of sparse_backbones with mmengine's Runner.
+
+The flags follow the train.py of mmpretrain, mmdet and mmseg, so the same
+command lines work for the three tasks::
+
+    python tools/train.py configs/cls/lemevit_aid.py --demo
+    python tools/train.py CONFIG --resume            # latest in work_dir
+    tools/dist_train.sh CONFIG 8 --amp               # torchrun, 8 processes
+
+At the end the metrics of the last validation are printed as JSON.
+"""
+import argparse
+from typing import Any, Dict, List, Optional
+
+from mmengine.config import Config
+from mmengine.device import get_device
+from mmengine.dist import is_main_process
+from mmengine.runner import find_latest_checkpoint
+
+from _common import (  # isort: skip  (sibling module of this script)
+    LastMetricsHook, add_common_args, build_runner, check_dataset_paths,
+    existing_file, load_config, print_metrics)
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """Parse the command line of train.py.
+
+    Args:
+        argv (list[str], optional): Arguments without the program name.
+            Defaults to ``sys.argv[1:]``.
+    """
+    parser = argparse.ArgumentParser(
+        description='Train a model with a sparse_backbones backbone')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument(
+        '--work-dir',
+        help='directory for logs and checkpoints; defaults to the '
+        "config's work_dir, else ./work_dirs/<config name>")
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
+        help='resume from this checkpoint, or without a value from the '
+        'latest checkpoint in the work directory')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='automatic mixed precision (AmpOptimWrapper with dynamic loss '
+        'scale; needs a GPU)')
+    parser.add_argument(
+        '--auto-scale-lr',
+        action='store_true',
+        help='scale the learning rate by the actual total batch size over '
+        'auto_scale_lr.base_batch_size of the config')
+    add_common_args(parser)
+    return parser.parse_args(argv)
+
+
+def merge_train_args(cfg: Config, args: argparse.Namespace) -> None:
+    """Apply ``--amp``, ``--auto-scale-lr`` and ``--resume`` to ``cfg``.
+
+    Args:
+        cfg (Config): Config from :func:`load_config`; modified in place.
+        args (argparse.Namespace): Parsed arguments.
+    """
+    if args.amp:
+        if get_device() == 'cpu':
+            # AmpOptimWrapper asserts a GPU/NPU/MLU only after the model is
+            # built; fail before that, and say why.
+            raise RuntimeError(
+                '--amp needs a GPU (or NPU/MLU): mmengine AmpOptimWrapper '
+                'uses torch.cuda.amp, and no accelerator is visible here. '
+                'Train in fp32 on CPU (drop --amp).')
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+
+    if args.auto_scale_lr:
+        auto_scale_lr = cfg.get('auto_scale_lr', None)
+        if not auto_scale_lr or 'base_batch_size' not in auto_scale_lr:
+            raise RuntimeError(
+                '--auto-scale-lr needs auto_scale_lr=dict(enable=False, '
+                'base_batch_size=N) in the config (N: the total batch size '
+                "the config's learning rate is meant for).")
+        auto_scale_lr.enable = True
+
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = existing_file(args.resume, 'resume checkpoint')
+
+
+def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
+    """Train, then print and return the metrics of the last validation.
+
+    Args:
+        argv (list[str], optional): Command line without the program name.
+            Defaults to ``sys.argv[1:]``.
+
+    Returns:
+        dict: Metrics of the last validation, empty if none ran.
+    """
+    args = parse_args(argv)
+    cfg = load_config(args)
+    merge_train_args(cfg, args)
+    check_dataset_paths(cfg, ('train_dataloader', 'val_dataloader'),
+                        args.config)
+
+    runner = build_runner(cfg)
+    if args.resume == 'auto' and is_main_process():
+        if find_latest_checkpoint(cfg.work_dir) is None:
+            # mmengine only logs "Auto resumed from ... None" here.
+            runner.logger.warning(
+                f'--resume: no checkpoint in {cfg.work_dir}, training from '
+                'scratch.')
+    last_val = LastMetricsHook()
+    runner.register_hook(last_val)
+    runner.train()
+
+    if last_val.metrics:
+        print_metrics(f'final validation metrics ({last_val.when})',
+                      last_val.metrics)
+    elif is_main_process():
+        print('no validation ran (val_cfg/val_dataloader not set)')
+    return last_val.metrics
+
+
+if __name__ == '__main__':
+    main()
