@@ -8,9 +8,9 @@ allow-lists the types of mmengine's own checkpoints for torch's
 ``weights_only`` loading, so training checkpoints load again under
 torch >= 2.6 without unpickling arbitrary objects.
 """
+from . import backbones, datasets, engine  # noqa: F401  (registration)
+from .utils.safe_load import allow_mmengine_checkpoint_types
 from .version import __version__
-from . import backbones, datasets, engine  # noqa: F401,E402  (registration)
-from .utils.safe_load import allow_mmengine_checkpoint_types  # noqa: E402
 
 allow_mmengine_checkpoint_types()
 

@@ -329,7 +329,8 @@ class LeMeViT(BaseSparseBackbone):
         # randn (std 1) as upstream, not truncated normal.
         self.meta_tokens = nn.Parameter(torch.randn(num_meta_tokens, dims[0]))
 
-        rates = iter(drop_path_rates(drop_path_rate, cross_depth + sum(depths)))
+        rates = iter(
+            drop_path_rates(drop_path_rate, cross_depth + sum(depths)))
         # Dense outputs read meta tokens only through DCA blocks, so meta
         # updates after the last needed DCA block are not built.
         dual_stages = [

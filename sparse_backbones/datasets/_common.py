@@ -9,6 +9,14 @@ DEMO_HINT = ('or try the pipeline on synthetic data in the same layout: '
              'python tools/train.py <config> --demo')
 
 
+def summarise(header: str, items: Sequence[str], limit: int = 20) -> str:
+    """Join ``items`` under ``header``, listing at most ``limit`` of them."""
+    lines = [header] + [f'  {item}' for item in items[:limit]]
+    if len(items) > limit:
+        lines.append(f'  ... and {len(items) - limit} more')
+    return '\n'.join(lines)
+
+
 def missing_data_error(what: str, path: str,
                        prepare: Sequence[str]) -> FileNotFoundError:
     """Build the error raised when a dataset folder or file is missing.

@@ -2,12 +2,12 @@
 """AID scene classification as an mmpretrain dataset."""
 import os.path as osp
 import re
-from typing import List, Sequence
+from typing import List
 
 from mmpretrain.datasets import CustomDataset
 
 from ..registry import DATASETS, register_module
-from ._common import missing_data_error
+from ._common import missing_data_error, summarise
 from .classes import AID_CLASSES
 
 _DOWNLOAD = ('download AID (captain-whu.com/project/AID/) and unpack it so '
@@ -27,13 +27,6 @@ def _split_command(img_root: str, ann_file: str) -> str:
     return ('python -c "from sparse_backbones.datasets import make_aid_split; '
             f"make_aid_split('{img_root}', train_percent={percent}, "
             f"seed={seed}, out_dir='{out_dir}')\"")
-
-
-def _summarise(header: str, items: Sequence[str], limit: int = 10) -> str:
-    lines = [header] + [f'  {item}' for item in items[:limit]]
-    if len(items) > limit:
-        lines.append(f'  ... and {len(items) - limit} more')
-    return '\n'.join(lines)
 
 
 @register_module(DATASETS)
@@ -100,7 +93,7 @@ class AIDDataset(CustomDataset):
                 data_list.append(dict(img_path=img_path, gt_label=label))
         if missing:
             raise FileNotFoundError(
-                _summarise(
+                summarise(
                     f'{len(missing)} image(s) listed in {self.ann_file!r} do '
                     f'not exist under {img_root!r}:', missing))
         if not data_list:

@@ -23,7 +23,7 @@ from mmdet.datasets import BaseDetDataset
 from PIL import Image
 
 from ..registry import DATASETS, register_module
-from ._common import missing_data_error
+from ._common import missing_data_error, summarise
 from .classes import DOTA_PALETTE, DOTA_V1_CLASSES, DOTA_V15_CLASSES
 from .dota_labels import (DOTALabelError, DOTALabelProblem, DOTAObject,
                           parse_dota_label_file)
@@ -31,17 +31,6 @@ from .dota_labels import (DOTALabelError, DOTALabelProblem, DOTAObject,
 PREPARE_DOTA = (
     'python tools/dataset_converters/dota.py /path/to/DOTA '
     '--out-dir data/split_ss_dota   (1024x1024 patches, gap 200)', )
-
-# How many problem lines a warning lists before summarising the rest.
-_MAX_LISTED = 20
-
-
-def _summarise(header: str, items: Sequence[str]) -> str:
-    """Join ``items`` under ``header``, listing at most ``_MAX_LISTED``."""
-    lines = [header] + [f'  {item}' for item in items[:_MAX_LISTED]]
-    if len(items) > _MAX_LISTED:
-        lines.append(f'  ... and {len(items) - _MAX_LISTED} more')
-    return '\n'.join(lines)
 
 
 @register_module(DATASETS)
@@ -129,14 +118,14 @@ class DOTADataset(BaseDetDataset):
         missing = [stem for stem in stems if stem not in labels]
         if missing:
             raise FileNotFoundError(
-                _summarise(
+                summarise(
                     f'{len(missing)} image(s) have no label file in '
                     f'{label_dir!r} (an image without objects needs an '
                     'empty .txt file):', [f'{stem}.txt' for stem in missing]))
         orphans = sorted(labels.difference(stems))
         if orphans:
             warnings.warn(
-                _summarise(
+                summarise(
                     f'{len(orphans)} label file(s) in {label_dir!r} have no '
                     'image and are not used:',
                     [f'{stem}.txt' for stem in orphans]))
@@ -189,8 +178,8 @@ class DOTADataset(BaseDetDataset):
                 parsed = parse_dota_label_file(label_path, classes)
                 if parsed.problems and self.on_malformed == 'raise':
                     raise DOTALabelError(
-                        _summarise('Unreadable DOTA label line(s):',
-                                   [str(p) for p in parsed.problems]))
+                        summarise('Unreadable DOTA label line(s):',
+                                  [str(p) for p in parsed.problems]))
                 self.malformed_lines.extend(parsed.problems)
                 instances = [
                     self._to_instance(obj, cat2label, label_path)
@@ -210,14 +199,14 @@ class DOTADataset(BaseDetDataset):
         """Emit one warning per kind of label problem found."""
         if self.malformed_lines:
             warnings.warn(
-                _summarise(
+                summarise(
                     f'{type(self).__name__}: skipped '
                     f'{len(self.malformed_lines)} unreadable label line(s) '
                     f"in {label_dir!r} (on_malformed='raise' stops instead):",
                     [str(p) for p in self.malformed_lines]))
         if self.degenerate_objects:
             warnings.warn(
-                _summarise(
+                summarise(
                     f'{type(self).__name__}: '
                     f'{len(self.degenerate_objects)} object(s) in '
                     f'{label_dir!r} have a box smaller than 1 pixel and are '

@@ -29,8 +29,8 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     default constructor and multiplies with the decay.
 
     Example:
-        >>> optim_wrapper = dict(
-        ...     constructor='sparse_backbones.LayerDecayOptimWrapperConstructor',
+        >>> optim_wrapper = dict(constructor=(
+        ...     'sparse_backbones.LayerDecayOptimWrapperConstructor'),
         ...     optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.05),
         ...     paramwise_cfg=dict(layer_decay_rate=0.9, flat_decay_mult=0.))
     """

@@ -25,10 +25,11 @@ def count_parameters(model: nn.Module) -> int:
 def count_macs(model: nn.Module, input_shape: Sequence[int]) -> int:
     """Multiply-adds of one forward pass on a zero input of ``input_shape``.
 
-    Runs with autograd on: torch's module tracker, which the counter uses,
-    fails on parameters seen under ``no_grad``. Counted by torch's dispatcher-level counter, which sees every matrix
+    Counted by torch's dispatcher-level counter, which sees every matrix
     product including those inside ``scaled_dot_product_attention`` (the
-    fvcore-style counters of mmengine/calflops miss these). Norms and
+    fvcore-style counters of mmengine/calflops miss these). It runs with
+    autograd on: the counter's module tracker fails on parameters seen under
+    ``no_grad``. Norms and
     activations are not counted, as in the papers' figures.
     """
     was_training = model.training

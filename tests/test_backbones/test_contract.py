@@ -10,7 +10,6 @@ from torch.nn.modules.batchnorm import _BatchNorm
 import sparse_backbones  # noqa: F401
 from sparse_backbones.backbones import BaseSparseBackbone
 from sparse_backbones.registry import MODELS
-
 from .cases import CASES
 
 pytestmark = pytest.mark.timeout(300)
