@@ -257,3 +257,73 @@ def test_demo_trains_and_evaluates(path, demo_root, tmp_path):
     value = runner.message_hub.get_scalar(f'val/{key}').current()
     assert 0 <= value <= 100
     assert glob.glob(osp.join(str(tmp_path), '*.pth'))
+
+
+def _loss_batch(cfg: Config, size: int = 64):
+    """A two-image training batch in the host's data-sample format."""
+    images = torch.rand(2, 3, size, size) * 255
+    if cfg.default_scope == 'mmpretrain':
+        from mmpretrain.structures import DataSample
+        samples = [DataSample().set_gt_label(i) for i in (1, 7)]
+    elif cfg.default_scope == 'mmdet':
+        from mmdet.structures import DetDataSample
+        from mmdet.structures.mask import BitmapMasks
+        from mmengine.structures import InstanceData
+        samples = []
+        for label in (3, 11):
+            masks = torch.zeros(1, size, size, dtype=torch.uint8)
+            masks[:, 8:40, 10:50] = 1
+            sample = DetDataSample(
+                metainfo=dict(img_shape=(size, size), ori_shape=(size, size),
+                              pad_shape=(size, size), scale_factor=(1., 1.),
+                              batch_input_shape=(size, size)))
+            sample.gt_instances = InstanceData(
+                bboxes=torch.tensor([[10., 8., 50., 40.]]),
+                labels=torch.tensor([label]),
+                masks=BitmapMasks(masks.numpy(), size, size))
+            samples.append(sample)
+    else:
+        from mmengine.structures import PixelData
+        from mmseg.structures import SegDataSample
+        samples = []
+        for _ in range(2):
+            sample = SegDataSample(
+                metainfo=dict(img_shape=(size, size), ori_shape=(size, size),
+                              pad_shape=(size, size)))
+            sample.gt_sem_seg = PixelData(
+                data=torch.randint(0, 5, (1, size, size)))
+            samples.append(sample)
+    return dict(inputs=list(images), data_samples=samples)
+
+
+@pytest.mark.parametrize('path', CONFIGS)
+def test_config_loss_step(path):
+    """One training step: losses are finite and reach the backbone."""
+    from mmengine.model import revert_sync_batchnorm
+    cfg = load(path)
+    model = revert_sync_batchnorm(build_model(cfg)).train()
+    data = model.data_preprocessor(_loss_batch(cfg), training=True)
+    losses = model(**data, mode='loss')
+    loss, _ = model.parse_losses(losses)
+    assert torch.isfinite(loss)
+    loss.backward()
+    grads = [p.grad for p in model.backbone.parameters()]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+
+
+@pytest.mark.parametrize('arch,params', [
+    ('tiny', 8_635_816),
+    ('small', 16_400_456),
+    ('base', 53_098_152),
+])
+def test_classifier_parameter_count(arch, params):
+    """The AID classifier with a 1000-class head is the official model."""
+    from sparse_backbones.utils.config import sync_in_channels
+    cfg = load(osp.join('configs', 'cls', 'lemevit_aid.py'))
+    cfg.merge_from_dict({
+        'model.head.num_classes': 1000,
+        'model.backbone.arch': arch
+    })
+    sync_in_channels(cfg)
+    model = build_model(cfg)
+    assert sum(p.numel() for p in model.parameters()) == params
