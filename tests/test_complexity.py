@@ -1,5 +1,9 @@
 # Copyright (c) sparse_backbones contributors. All rights reserved.
 """Parameters and MACs against the published figures."""
+import os.path as osp
+import subprocess
+import sys
+
 import pytest
 
 from sparse_backbones.backbones import LeMeViT
@@ -29,3 +33,16 @@ def test_fused_attention_is_counted():
     fused = count_macs(LeMeViT(arch), (1, 3, 64, 64))
     reference = count_macs(LeMeViT(arch, fused_attn=False), (1, 3, 64, 64))
     assert fused == reference
+
+
+def test_get_flops_tool(repo_root):
+    """The README's MACs command prints the figures of the table."""
+    result = subprocess.run([
+        sys.executable,
+        osp.join(repo_root, 'tools', 'get_flops.py'),
+        osp.join(repo_root, 'configs', 'cls', 'lemevit_aid.py'), '--shape',
+        '224', '224', '--cfg-options', 'model.backbone.arch=tiny'
+    ], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert 'params: 8.31 M' in result.stdout  # backbone: 8,635,816 - head
+    assert 'MACs: 1.95 G' in result.stdout
