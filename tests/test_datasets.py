@@ -408,7 +408,7 @@ def test_dota_dataset_missing_data_messages(tmp_path, mmdet_scope):
     message = str(err.value)
     assert osp.join(str(tmp_path), 'split_ss_dota', 'trainval',
                     'images') in message
-    assert 'tools/dataset_converters/dota.py' in message
+    assert 'subsize=1024, gap=200' in message
     assert '--demo' in message
 
     root = make_dota_split(tmp_path / 'x', {'P0000': DOTA_TXT, 'P0001': None})

@@ -29,8 +29,10 @@ from .dota_labels import (DOTALabelError, DOTALabelProblem, DOTAObject,
                           parse_dota_label_file)
 
 PREPARE_DOTA = (
-    'python tools/dataset_converters/dota.py /path/to/DOTA '
-    '--out-dir data/split_ss_dota   (1024x1024 patches, gap 200)', )
+    'split DOTA into 1024x1024 patches with a 200-pixel overlap, e.g. with '
+    'the DOTA devkit (ImgSplit.py, subsize=1024, gap=200) or mmrotate\'s '
+    'tools/data/dota/split/img_split.py (ss_trainval.json), writing '
+    'data/split_ss_dota/{trainval,val,test}/{images,labelTxt}', )
 
 
 @register_module(DATASETS)
