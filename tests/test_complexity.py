@@ -26,13 +26,15 @@ def test_lemevit_macs(arch):
     assert abs(macs / OPERATOR_MACS[arch] - 1) < 0.01
 
 
-def test_fused_attention_is_counted():
-    """The CPU SDPA kernel counts as much as the explicit products."""
+def test_fused_kernels_are_counted():
+    """The CPU SDPA and oneDNN linear kernels count as much as the explicit
+    products (a frozen model takes the fused linear path)."""
     arch = dict(embed_dims=[32, 64, 96, 128], depths=[1, 1, 1, 1],
                 cross_depth=1)
-    fused = count_macs(LeMeViT(arch), (1, 3, 64, 64))
-    reference = count_macs(LeMeViT(arch, fused_attn=False), (1, 3, 64, 64))
-    assert fused == reference
+    reference = count_macs(LeMeViT(arch, fused=False), (1, 3, 64, 64))
+    assert count_macs(LeMeViT(arch), (1, 3, 64, 64)) == reference
+    frozen = LeMeViT(arch).requires_grad_(False)
+    assert count_macs(frozen, (1, 3, 64, 64)) == reference
 
 
 def test_get_flops_tool(repo_root):

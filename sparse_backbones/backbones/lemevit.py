@@ -26,7 +26,7 @@ import torch.nn as nn
 from mmcv.cnn.bricks import DropPath
 from torch.nn.init import trunc_normal_
 
-from ..layers import (Attention, Mlp, drop_path_rates, merge_heads,
+from ..layers import (Attention, Mlp, drop_path_rates, linear, merge_heads,
                       multi_head_attention, nchw_to_nlc, nlc_to_nchw,
                       split_heads)
 from ..registry import MODELS, register_module
@@ -64,11 +64,11 @@ class _CrossAttention(nn.Module):
         self.proj = nn.Linear(embed_dims, embed_dims)
 
     def forward(self, x: torch.Tensor, meta: torch.Tensor) -> torch.Tensor:
-        q = split_heads(self.q(meta), self.num_heads)
+        q = split_heads(linear(meta, self.q, fused=self.fused), self.num_heads)
         k, v = (split_heads(t, self.num_heads)
-                for t in self.kv(x).chunk(2, dim=-1))
-        return self.proj(
-            merge_heads(multi_head_attention(q, k, v, fused=self.fused)))
+                for t in linear(x, self.kv, fused=self.fused).chunk(2, -1))
+        out = merge_heads(multi_head_attention(q, k, v, fused=self.fused))
+        return linear(out, self.proj, fused=self.fused)
 
 
 class _DualCrossAttention(nn.Module):
@@ -105,22 +105,19 @@ class _DualCrossAttention(nn.Module):
         if N < 2:
             raise ValueError('Dual cross-attention needs at least 2 image '
                              'tokens; the input image is too small')
-        q1, k1, v1 = (split_heads(t, self.num_heads)
-                      for t in self.qkv1(x).chunk(3, dim=-1))
-        q2, k2, v2 = (split_heads(t, self.num_heads)
-                      for t in self.qkv2(meta).chunk(3, dim=-1))
+        q1, k1, v1 = (split_heads(t, self.num_heads) for t in linear(
+            x, self.qkv1, fused=self.fused).chunk(3, dim=-1))
+        q2, k2, v2 = (split_heads(t, self.num_heads) for t in linear(
+            meta, self.qkv2, fused=self.fused).chunk(3, dim=-1))
         scale_x = math.log(M) / math.log(N) * C**-0.5
-        x_out = self.proj_x(
-            merge_heads(
-                multi_head_attention(
-                    q1, k2, v2, scale=scale_x, fused=self.fused)))
+        x_out = merge_heads(
+            multi_head_attention(q1, k2, v2, scale=scale_x, fused=self.fused))
+        x_out = linear(x_out, self.proj_x, fused=self.fused)
         if not self.update_meta:
             return x_out, None
-        meta_out = self.proj_c(
-            merge_heads(
-                multi_head_attention(
-                    q2, k1, v1, scale=C**-0.5, fused=self.fused)))
-        return x_out, meta_out
+        meta_out = merge_heads(
+            multi_head_attention(q2, k1, v1, scale=C**-0.5, fused=self.fused))
+        return x_out, linear(meta_out, self.proj_c, fused=self.fused)
 
 
 class _LeMeBlock(nn.Module):
@@ -144,7 +141,7 @@ class _LeMeBlock(nn.Module):
                  mlp_ratio: float,
                  drop_path: float,
                  update_meta: bool,
-                 fused_attn: bool = True) -> None:
+                 fused: bool = True) -> None:
         super().__init__()
         self.kind = kind
         self.update_meta = update_meta
@@ -153,14 +150,14 @@ class _LeMeBlock(nn.Module):
         # eps 1e-6 as upstream, which notes it avoids attention collapse.
         self.norm1 = nn.LayerNorm(embed_dims, eps=1e-6)
         if kind == CROSS:
-            self.attn = _CrossAttention(embed_dims, num_heads, fused_attn)
+            self.attn = _CrossAttention(embed_dims, num_heads, fused)
         elif kind == DUAL:
             self.attn = _DualCrossAttention(embed_dims, num_heads,
-                                            update_meta, fused_attn)
+                                            update_meta, fused)
         else:
-            self.attn = Attention(embed_dims, num_heads, fused=fused_attn)
+            self.attn = Attention(embed_dims, num_heads, fused=fused)
         self.norm2 = nn.LayerNorm(embed_dims, eps=1e-6)
-        self.mlp = Mlp(embed_dims, int(embed_dims * mlp_ratio))
+        self.mlp = Mlp(embed_dims, int(embed_dims * mlp_ratio), fused=fused)
         self.drop_path = DropPath(drop_path) if drop_path > 0 \
             else nn.Identity()
 
@@ -255,9 +252,12 @@ class LeMeViT(BaseSparseBackbone):
             the official classifier input, for mmpretrain's
             ``LinearClsHead`` (``out_indices`` is then ignored).
             Defaults to ``'featmap'``.
-        fused_attn (bool): Attention through
-            ``F.scaled_dot_product_attention`` (True) or the explicit
-            reference. Defaults to True.
+        fused (bool): Fast paths: attention through
+            ``F.scaled_dot_product_attention`` and, for CPU inference, the
+            linear layers (with bias and GELU) through one oneDNN kernel each
+            (:func:`~sparse_backbones.layers.linear`). False runs the
+            explicit reference everywhere; tests hold the two equal.
+            Defaults to True.
         **kwargs: ``out_indices``, ``frozen_stages``, ``norm_eval``,
             ``with_cp``, ``init_cfg`` of :class:`BaseSparseBackbone`.
             ``frozen_stages=0`` freezes ``patch_embed`` and ``meta_tokens``.
@@ -296,7 +296,7 @@ class LeMeViT(BaseSparseBackbone):
                  drop_path_rate: float = 0.,
                  out_type: str = 'featmap',
                  out_indices: Union[int, Sequence[int]] = (0, 1, 2, 3),
-                 fused_attn: bool = True,
+                 fused: bool = True,
                  **kwargs) -> None:
         if out_type not in self.out_types:
             raise ValueError(f'out_type must be one of {self.out_types}, '
@@ -340,7 +340,7 @@ class LeMeViT(BaseSparseBackbone):
 
         def block(kind, dim, update_meta):
             return _LeMeBlock(kind, dim, dim // head_dims, mlp_ratio,
-                              next(rates), update_meta, fused_attn)
+                              next(rates), update_meta, fused)
 
         cross_blocks = [
             block(CROSS, dims[0], True) for _ in range(cross_depth)

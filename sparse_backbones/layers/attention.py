@@ -6,6 +6,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .linear import linear
+
 
 def multi_head_attention(query: torch.Tensor,
                          key: torch.Tensor,
@@ -42,7 +44,9 @@ class Attention(nn.Module):
         num_heads (int): Number of heads; C must be divisible by it.
         qkv_bias (bool): Bias in the packed q/k/v projection.
             Defaults to True.
-        fused (bool): See :func:`multi_head_attention`. Defaults to True.
+        fused (bool): Use the fused kernels (SDPA, see
+            :func:`multi_head_attention`, and :func:`linear`); False runs the
+            reference path. Defaults to True.
     """
 
     def __init__(self,
@@ -63,11 +67,13 @@ class Attention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, N, C = x.shape
         # (B, N, 3C) -> (3, B, h, N, d)
-        qkv = self.qkv(x).reshape(B, N, 3, self.num_heads, -1)
+        qkv = linear(x, self.qkv, fused=self.fused).reshape(
+            B, N, 3, self.num_heads, -1)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
         x = multi_head_attention(q, k, v, fused=self.fused)
         # (B, h, N, d) -> (B, N, C)
-        return self.proj(x.transpose(1, 2).reshape(B, N, C))
+        return linear(
+            x.transpose(1, 2).reshape(B, N, C), self.proj, fused=self.fused)
 
 
 def split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:

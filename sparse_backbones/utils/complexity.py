@@ -1,21 +1,31 @@
 # Copyright (c) sparse_backbones contributors. All rights reserved.
 """Parameter and multiply-add counting."""
+import math
 from typing import Sequence
 
 import torch
 import torch.nn as nn
 from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
+from ..layers.linear import _FUSED_KERNEL
+
 
 def _sdpa_flops(query_shape, key_shape, value_shape, *args, **kwargs) -> int:
     return sdpa_flop_count(query_shape, key_shape, value_shape)
 
 
+def _fused_linear_flops(input_shape, weight_shape, *args, **kwargs) -> int:
+    return 2 * math.prod(input_shape[:-1]) * weight_shape[0] * weight_shape[1]
+
+
 # torch's counter knows the CUDA attention kernels but not the CPU one that
-# F.scaled_dot_product_attention dispatches to on CPU.
+# F.scaled_dot_product_attention dispatches to on CPU, nor the oneDNN linear
+# kernel of sparse_backbones.layers.linear.
 _EXTRA_FORMULAS = {
     torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _sdpa_flops,
 }
+if _FUSED_KERNEL is not None:
+    _EXTRA_FORMULAS[_FUSED_KERNEL] = _fused_linear_flops
 
 
 def count_parameters(model: nn.Module) -> int:

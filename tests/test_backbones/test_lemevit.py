@@ -73,7 +73,7 @@ def test_dense_features_equal_classification_features():
 def test_fused_attention_matches_reference():
     fused = LeMeViT(arch=TINY, out_type='avg_featmap').eval()
     reference = LeMeViT(
-        arch=TINY, out_type='avg_featmap', fused_attn=False).eval()
+        arch=TINY, out_type='avg_featmap', fused=False).eval()
     reference.load_state_dict(fused.state_dict())
     x = torch.rand(2, 3, 80, 64)
     with torch.no_grad():

@@ -1,0 +1,48 @@
+# Copyright (c) sparse_backbones contributors. All rights reserved.
+"""Linear layers with a fused oneDNN inference path on CPU."""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def _find_fused_kernel():
+    """oneDNN's linear + bias (+ activation) kernel, if this torch has it."""
+    if not torch.backends.mkldnn.is_available():
+        return None
+    try:
+        return torch.ops.mkldnn._linear_pointwise
+    except (AttributeError, RuntimeError):
+        return None
+
+
+_FUSED_KERNEL = _find_fused_kernel()
+
+
+def linear(x: torch.Tensor,
+           layer: nn.Linear,
+           activation: str = 'none',
+           fused: bool = True) -> torch.Tensor:
+    """``layer(x)``, then exact (erf) GELU if ``activation='gelu'``.
+
+    On CPU, in fp32 and when no gradient is needed, the fast path runs one
+    oneDNN kernel (the one inductor uses) with bias and GELU fused into the
+    matrix product. PyTorch's eager ``addmm`` first copies the broadcast
+    bias into the output and GELU makes another pass over it; on LeMeViT
+    these two passes cost more than the products themselves. The kernel has
+    no backward, so training runs the reference path, which is also the
+    test oracle (``fused=False``).
+
+    Args:
+        x (Tensor): (..., in_features).
+        layer (nn.Linear): Weights and bias.
+        activation (str): ``'none'`` or ``'gelu'``. Defaults to ``'none'``.
+        fused (bool): Allow the fused path. Defaults to True.
+    """
+    if fused and _FUSED_KERNEL is not None and x.device.type == 'cpu' \
+            and x.dtype == torch.float32 and not (
+                torch.is_grad_enabled() and
+                (x.requires_grad or layer.weight.requires_grad)):
+        return _FUSED_KERNEL(x, layer.weight, layer.bias, activation, [],
+                             'none' if activation == 'gelu' else '')
+    out = F.linear(x, layer.weight, layer.bias)
+    return F.gelu(out) if activation == 'gelu' else out
