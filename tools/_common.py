@@ -19,10 +19,11 @@ from mmengine.hooks import Hook
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-import sparse_backbones  # noqa: F401  (registers all modules)
+# Registers all modules and allow-lists the types of mmengine checkpoints,
+# which resume, load_from and test.py load under weights_only.
+import sparse_backbones  # noqa: F401
 from sparse_backbones.demo import prepare_demo
 from sparse_backbones.utils.config import sync_in_channels
-from sparse_backbones.utils.safe_load import allow_mmengine_checkpoint_types
 
 # Wrappers whose ``dataset``/``datasets`` field holds the real dataset cfg.
 _WRAPPER_KEYS = ('dataset', 'datasets')
@@ -74,9 +75,6 @@ def load_config(args: argparse.Namespace) -> Config:
     """
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
-    # Resume, load_from and test checkpoints are mmengine checkpoints that
-    # torch >= 2.6 only loads with their types allow-listed.
-    allow_mmengine_checkpoint_types()
 
     if not osp.isfile(args.config):
         raise FileNotFoundError(f'config file not found: {args.config}')
@@ -216,7 +214,7 @@ def check_dataset_paths(cfg: Config, loader_keys: Sequence[str],
                 f'dataset path not found: {path!r} ({field} of '
                 f'{config_path}, relative to {os.getcwd()}). Prepare the '
                 'dataset as described in the README of the config folder '
-                '(tools/dataset_converters/ has the converters), point the '
+                '(configs/<task>/README.md), point the '
                 f'config at it with --cfg-options {field}=PATH, or add '
                 '--demo to run on a generated toy dataset.')
 
