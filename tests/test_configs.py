@@ -117,16 +117,26 @@ def test_config_forward_on_small_input(path):
 
 @pytest.mark.parametrize('path', CONFIGS)
 def test_other_arch_is_one_option_away(path):
-    """``model.backbone.arch=small`` + sync_in_channels keeps the wiring."""
+    """``model.backbone.arch=<other>`` + sync_in_channels keeps the wiring."""
+    from sparse_backbones.registry import MODELS as OURS
     from sparse_backbones.utils.config import sync_in_channels
     cfg = load(path)
-    cfg.merge_from_dict({'model.backbone.arch': 'small'})
-    sync_in_channels(cfg)
-    model = build_model(cfg)
-    assert model.backbone.out_channels[-1] == 384
+    backbone_cls = OURS.get(cfg.model.backbone.type.split('.')[-1])
+    default = build_model(cfg).backbone.out_channels
+    # The first arch whose channels differ from the config's own.
+    for arch in backbone_cls.arch_zoo:
+        cfg_other = copy.deepcopy(cfg)
+        cfg_other.merge_from_dict({'model.backbone.arch': arch})
+        sync_in_channels(cfg_other)
+        model = build_model(cfg_other)
+        if model.backbone.out_channels != default:
+            break
+    else:
+        pytest.fail(f'every arch of {backbone_cls.__name__} has the '
+                    'channels of the default one')
     for name, channels in expected_in_channels(
-            cfg, model.backbone.out_channels).items():
-        assert cfg.model[name].in_channels == channels, name
+            cfg_other, model.backbone.out_channels).items():
+        assert cfg_other.model[name].in_channels == channels, name
 
 
 def test_seg_five_class_protocol():

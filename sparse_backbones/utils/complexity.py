@@ -28,6 +28,27 @@ if _FUSED_KERNEL is not None:
     _EXTRA_FORMULAS[_FUSED_KERNEL] = _fused_linear_flops
 
 
+def register_flop_formula(op):
+    """Teach :func:`count_macs` the FLOPs (2 x MACs) of ``op``.
+
+    For operators torch's counter does not know, e.g. deformable
+    convolution. The formula gets the shapes of the op's tensor arguments
+    (positional, as torch's counter passes them) and returns FLOPs.
+
+    Example::
+
+        @register_flop_formula(torch.ops.torchvision.deform_conv2d)
+        def _deform_conv_flops(input_shape, weight_shape, *args, **kw):
+            ...
+    """
+
+    def register(formula):
+        _EXTRA_FORMULAS[op] = formula
+        return formula
+
+    return register
+
+
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 

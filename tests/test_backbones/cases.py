@@ -3,21 +3,12 @@
 
 A backbone registered by the package without a case here fails
 ``test_every_backbone_has_a_case``, so new designs are covered on arrival.
+Each design keeps its cases in ``cases_<design>.py``.
 """
-from dataclasses import dataclass, field
-from typing import Sequence, Tuple
-
-
-@dataclass
-class Case:
-    name: str
-    cfg: dict
-    strides: Tuple[int, ...] = (4, 8, 16, 32)
-    # Parameters allowed to get no gradient (e.g. non-differentiable gates).
-    allowed_unused: Sequence[str] = field(default_factory=tuple)
-    # Extra cfg giving a classification (pooled) output, if supported.
-    cls_cfg: dict = field(default_factory=dict)
-
+from ._case import Case
+from .cases_dge import CASES as DGE_CASES
+from .cases_lit import CASES as LIT_CASES
+from .cases_ltm import CASES as LTM_CASES
 
 CASES = [
     Case(
@@ -30,4 +21,4 @@ CASES = [
             num_meta_tokens=4,
             drop_path_rate=0.1),
         cls_cfg=dict(out_type='avg_featmap')),
-]
+] + DGE_CASES + LIT_CASES + LTM_CASES
