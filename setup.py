@@ -26,6 +26,7 @@ setup(
     long_description=open('README.md').read() if osp.exists('README.md') else '',
     long_description_content_type='text/markdown',
     packages=find_packages(exclude=('configs', 'tools', 'tests')),
+    package_data={'sparse_backbones.benchmark': ['*.yml']},
     python_requires='>=3.8',
     install_requires=read_requirements('runtime.txt'),
     extras_require={

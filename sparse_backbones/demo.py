@@ -440,6 +440,11 @@ _DEFAULT_DATASET = dict(
     cls='sparse_backbones.AIDDataset',
     det='sparse_backbones.DOTADataset',
     seg='sparse_backbones.ISPRSPotsdamDataset')
+# Evaluators of the demo datasets, for configs whose own evaluator cannot
+# score them (COCO metrics need a json; the cls/seg metrics fit any dataset).
+_DEFAULT_EVALUATOR = dict(
+    det=dict(
+        type='VOCMetric', metric='mAP', eval_mode='11points', iou_thrs=0.5))
 _LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
 
@@ -533,14 +538,22 @@ def _reference_size(cfg: Config, task: str) -> int:
     return max(size) if isinstance(size, (list, tuple)) else int(size)
 
 
-def _point_at_demo(dataset: dict, task: str, root: str, split: str) -> None:
-    """Set root, annotation and prefix of one dataset dict."""
+def _point_at_demo(dataset: dict, task: str, root: str, split: str) -> bool:
+    """Set root, annotation and prefix of one dataset dict.
+
+    Returns:
+        bool: Whether the dataset type had to be replaced.
+    """
     type_name = str(dataset.get('type', '')).split('.')[-1]
-    if type_name not in _DEMO_DATASETS[task]:
+    replaced = type_name not in _DEMO_DATASETS[task]
+    if replaced:
         warnings.warn(f'--demo replaces dataset type {dataset.get("type")!r} '
                       f'by {_DEFAULT_DATASET[task]!r}, which reads the demo '
                       'data.')
         dataset['type'] = _DEFAULT_DATASET[task]
+        # ConfigDict.update merges dicts: drop the other dataset's prefix
+        # keys (e.g. COCO's data_prefix.img) rather than keep them.
+        dataset.pop('data_prefix', None)
     train = split == 'train'
     if task == 'cls':
         train_file, test_file = aid_split_names(AID_DEMO_TRAIN_PERCENT, 0)
@@ -562,6 +575,7 @@ def _point_at_demo(dataset: dict, task: str, root: str, split: str) -> None:
             data_prefix=dict(
                 img_path=f'img_dir/{folder}',
                 seg_map_path=f'ann_dir/{folder}'))
+    return replaced
 
 
 # Per-image counts of proposals, sampled RoIs and detections in detectors'
@@ -700,7 +714,11 @@ def prepare_demo(cfg: Config, data_root: str = 'data/demo') -> Config:
         if not loader:
             continue
         dataset = _innermost_dataset(loader)
-        _point_at_demo(dataset, task, root, key.split('_')[0])
+        replaced = _point_at_demo(dataset, task, root, key.split('_')[0])
+        if replaced and key != 'train_dataloader' and \
+                task in _DEFAULT_EVALUATOR:
+            cfg[key.replace('dataloader', 'evaluator')] = copy.deepcopy(
+                _DEFAULT_EVALUATOR[task])
         pipeline = dataset.get('pipeline', [])
         if id(pipeline) not in rescaled:
             rescaled.add(id(pipeline))

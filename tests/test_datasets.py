@@ -409,6 +409,7 @@ def test_dota_dataset_missing_data_messages(tmp_path, mmdet_scope):
     assert osp.join(str(tmp_path), 'split_ss_dota', 'trainval',
                     'images') in message
     assert 'subsize=1024, gap=200' in message
+    assert 'tools/dataset_converters/dota.py data/DOTA/train' in message
     assert '--demo' in message
 
     root = make_dota_split(tmp_path / 'x', {'P0000': DOTA_TXT, 'P0001': None})
@@ -517,8 +518,8 @@ def test_aid_dataset(demo_root, tmp_path):
         DATASETS.build(dict(cfg, ann_file='splits/train_20_seed3.txt'))
     message = str(err.value)
     assert osp.join(root, 'splits', 'train_20_seed3.txt') in message
-    assert 'train_percent=20, seed=3' in message and 'make_aid_split' in \
-        message
+    assert 'tools/dataset_converters/aid.py aid' in message
+    assert '--train-percents 20 --seeds 3' in message
     with pytest.raises(FileNotFoundError, match='AID image folder'):
         DATASETS.build(dict(cfg, data_root=str(tmp_path / 'AID')))
 
@@ -560,7 +561,7 @@ def test_potsdam_dataset(demo_root, tmp_path):
             build_potsdam(tmp_path / 'potsdam')
         assert osp.join(str(tmp_path), 'potsdam', 'img_dir',
                         'train') in str(err.value)
-        assert 'dataset_converters/potsdam.py' in str(err.value)
+        assert 'dataset_converters/isprs.py potsdam' in str(err.value)
 
         # Colour labels (not converted) are rejected with the fix.
         bad = tmp_path / 'rgb'

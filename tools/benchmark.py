@@ -1,80 +1,158 @@
 # Copyright (c) sparse_backbones contributors. All rights reserved.
-"""Inference throughput of backbones, measured side by side in one process.
+"""Params, MACs, throughput, memory and efficiency of backbones, side by side.
 
-    python tools/benchmark.py sparse_backbones.LeMeViT:small \
-        mmpretrain.SwinTransformer:tiny --batch 16 --size 224 --threads 2
+    python tools/benchmark.py                      # every arch of ours + hosts
+    python tools/benchmark.py LeMeViT-small Swin-T --batch 16 --threads 2
+    python tools/benchmark.py --size 224 512 1024 --out-dir work_dirs/bench \\
+        --update-readme README.md
+    python tools/benchmark.py --from-json work_dirs/bench/*.json \\
+        --update-readme README.md                  # re-render, no measuring
 
-Each MODEL is ``registry_type:arch``, built from mmengine's registry (ours
-and the hosts' alike). The models run in turn, repeat after repeat, so that
-drifts of a shared machine hit all of them; the table gives the median
-images/s, the spread (min-max) and the ratio of medians to the first model.
-Ratios from one run are what to compare; absolute figures depend on the
-machine, printed with the table.
+MODEL is a display name (``LeMeViT-small``, ``DeiT-S``, ``PVT-S``,
+``PVTv2-b1``, ``PVTv2-b2``, ``Swin-T``; ``--list`` prints them) or
+``registry_type[:arch]`` built with the type's defaults. All models are built
+in this process and timed in turn, repeat after repeat, with a large fp32
+matrix multiply as the machine's reference rate; every figure is also given
+as a ratio to the baseline (``--baseline``, default Swin-T) of the same run.
+Size 224 measures the classification output, larger sizes every stage map
+(``--mode`` overrides). See sparse_backbones/benchmark/measure.py for how
+each figure is measured.
 """
 import argparse
-import platform
-import statistics
-import time
-from typing import Dict, List, Optional
+import json
+import shlex
+import sys
+from typing import List, Optional
 
-import torch
-from mmengine.registry import MODELS
-
-import sparse_backbones  # noqa: F401  (registers our backbones)
-
-
-def build(spec: str) -> torch.nn.Module:
-    type_name, _, arch = spec.partition(':')
-    cfg = dict(type=type_name)
-    if arch:
-        cfg['arch'] = arch
-    model = MODELS.build(cfg)
-    model.eval()  # mmpretrain's Swin returns None from eval(): no chaining
-    return model
+from sparse_backbones.benchmark import (Settings, readme_section,
+                                        replace_marked_block, resolve_specs,
+                                        run_benchmark, to_markdown,
+                                        write_outputs)
 
 
-def measure(specs: List[str], batch: int, size: int, repeats: int,
-            warmup: int) -> Dict[str, List[float]]:
-    models = {spec: build(spec) for spec in specs}
-    inputs = torch.rand(batch, 3, size, size)
-    speeds = {spec: [] for spec in specs}
-    with torch.inference_mode():
-        for model in models.values():
-            for _ in range(warmup):
-                model(inputs)
-        for _ in range(repeats):
-            for spec, model in models.items():
-                start = time.perf_counter()
-                model(inputs)
-                speeds[spec].append(batch / (time.perf_counter() - start))
-    return speeds
-
-
-def main(argv: Optional[List[str]] = None) -> Dict[str, List[float]]:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('models', nargs='+', metavar='MODEL',
-                        help='registry_type[:arch]; the first is the baseline')
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n')[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split('\n', 2)[2])
+    parser.add_argument(
+        'models',
+        nargs='*',
+        metavar='MODEL',
+        help='models to compare (default: every arch of ours + baselines)')
+    parser.add_argument(
+        '--size',
+        type=int,
+        nargs='+',
+        default=[224],
+        help='square input sizes, one table each')
+    parser.add_argument(
+        '--mode',
+        choices=['cls', 'dense'],
+        help='cls: classification output; dense: all stage '
+        'maps (default: cls at 224 px, dense above)')
     parser.add_argument('--batch', type=int, default=16)
-    parser.add_argument('--size', type=int, default=224)
     parser.add_argument('--threads', type=int, default=None)
     parser.add_argument('--repeats', type=int, default=7)
     parser.add_argument('--warmup', type=int, default=1)
-    args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    speeds = measure(args.models, args.batch, args.size, args.repeats,
-                     args.warmup)
-    print(f'device: cpu ({platform.processor() or platform.machine()}), '
-          f'threads {torch.get_num_threads()}, torch {torch.__version__}, '
-          f'batch {args.batch}, {args.size}x{args.size}, inference, '
-          f'{args.repeats} repeats')
-    baseline = statistics.median(speeds[args.models[0]])
-    print('| model | images/s (median) | min-max | ratio |\n|---|---|---|---|')
-    for spec, values in speeds.items():
-        median = statistics.median(values)
-        print(f'| {spec} | {median:.2f} | {min(values):.2f}-'
-              f'{max(values):.2f} | {median / baseline:.2f} |')
-    return speeds
+    parser.add_argument('--device', choices=['cpu', 'cuda'], default='cpu')
+    parser.add_argument('--channels-last', action='store_true')
+    parser.add_argument(
+        '--amp', action='store_true', help='float16 autocast (CUDA only)')
+    parser.add_argument(
+        '--matmul-size',
+        type=int,
+        default=None,
+        help='reference matmul side (2048 CPU, 8192 CUDA)')
+    parser.add_argument(
+        '--mmengine-macs',
+        action='store_true',
+        help="add mmengine's tracing MAC count as a "
+        'cross-check column')
+    parser.add_argument(
+        '--no-memory',
+        action='store_true',
+        help='skip peak memory (on CPU one process per model)')
+    parser.add_argument(
+        '--baseline',
+        default=None,
+        help='model the ratios refer to (default: Swin-T if '
+        'measured, else the first model)')
+    parser.add_argument('--out-dir', help='write .md/.csv/.json/.png here')
+    parser.add_argument(
+        '--plot-x',
+        choices=['macs', 'accuracy'],
+        default='macs',
+        help='x axis of the plot (accuracy: paper top-1)')
+    parser.add_argument(
+        '--update-readme',
+        metavar='README',
+        help='rewrite its <!-- benchmark:start/end --> block')
+    parser.add_argument(
+        '--from-json',
+        nargs='+',
+        metavar='JSON',
+        help='render saved runs instead of measuring')
+    parser.add_argument(
+        '--list',
+        action='store_true',
+        help='print the default model names and exit')
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[List[str]] = None) -> List[dict]:
+    args = parse_args(argv)
+    if args.list:
+        print('\n'.join(spec.name for spec in resolve_specs()))
+        return []
+    if args.from_json:
+        results = []
+        for path in args.from_json:
+            with open(path) as f:
+                results.append(json.load(f))
+    else:
+        specs = resolve_specs(args.models)
+        results = []
+        for size in args.size:
+            settings = Settings(
+                size=size,
+                mode=args.mode or ('cls' if size <= 224 else 'dense'),
+                batch=args.batch,
+                repeats=args.repeats,
+                warmup=args.warmup,
+                device=args.device,
+                threads=args.threads,
+                channels_last=args.channels_last,
+                amp=args.amp,
+                matmul_size=args.matmul_size
+                or (8192 if args.device == 'cuda' else 2048),
+                mmengine_macs=args.mmengine_macs,
+                memory=not args.no_memory)
+            result = run_benchmark(specs, settings)
+            result['command'] = 'python tools/benchmark.py ' + shlex.join(
+                sys.argv[1:] if argv is None else argv)
+            results.append(result)
+            print(to_markdown(result, args.baseline), '\n', flush=True)
+            if args.out_dir:
+                paths = write_outputs(result, args.out_dir, args.baseline,
+                                      args.plot_x)
+                print('wrote ' + ', '.join(paths.values()), '\n')
+    if args.update_readme:
+        replace_marked_block(
+            args.update_readme, 'benchmark',
+            readme_section(results, args.baseline, results[0].get('command')))
+        print(f'updated the benchmark block of {args.update_readme}')
+    elif args.from_json:
+        print(readme_section(results, args.baseline))
+    failed = [
+        m['name'] for r in results for m in r['models'] if m.get('error')
+    ]
+    if failed:
+        print(
+            f'failed: {failed} (errors above and in the flags column)',
+            file=sys.stderr)
+        sys.exit(1)
+    return results
 
 
 if __name__ == '__main__':

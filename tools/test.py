@@ -6,15 +6,20 @@ The flags follow the test.py of mmpretrain, mmdet and mmseg::
     python tools/test.py configs/cls/lemevit_aid.py work_dirs/x/epoch_1.pth
     python tools/test.py CONFIG CKPT --out preds.pkl --show-dir vis --tta
     tools/dist_test.sh CONFIG CKPT 8
+    # files for an evaluation server (e.g. DOTA Task1/Task2 txt files)
+    python tools/test.py CONFIG CKPT --format-only --out-dir DIR
 
 The test metrics are printed as JSON at the end, in the same format as the
 final validation metrics of ``tools/train.py``.
 """
 import argparse
 import copy
+import inspect
+import os.path as osp
 from typing import Any, Dict, List, Optional
 
 from mmengine.config import Config, ConfigDict
+from mmengine.registry import METRICS, init_default_scope
 from mmengine.runner import Runner
 
 from _common import (  # isort: skip  (sibling module of this script)
@@ -58,8 +63,21 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         action='store_true',
         help='test-time augmentation: tta_model/tta_pipeline of the '
         'config, else horizontal-flip averaging')
+    parser.add_argument(
+        '--format-only',
+        action='store_true',
+        help='write the result files of an evaluation server to --out-dir '
+        'instead of scoring: with the submission_dataloader/'
+        'submission_evaluator of the config when it has them (DOTA: the '
+        'test split and Task1/Task2 txt files), else the test split with '
+        'the format_only mode of its metric')
+    parser.add_argument(
+        '--out-dir', help='folder of the --format-only result files')
     add_common_args(parser)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.format_only != bool(args.out_dir):
+        parser.error('--format-only and --out-dir go together')
+    return args
 
 
 def _host(cfg: Config) -> str:
@@ -132,6 +150,55 @@ def enable_tta(cfg: Config) -> None:
     dataset_cfg.pipeline = cfg.tta_pipeline
 
 
+def _as_list(value) -> list:
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def enable_format_only(cfg: Config, out_dir: str, demo: bool) -> None:
+    """Switch the test run to writing result files for a server.
+
+    A config may name what a submission runs on: ``submission_dataloader``
+    (e.g. the DOTA test split, whose labels are withheld) replaces
+    ``test_dataloader``, except with ``--demo``, whose generated val patches
+    stand in for it; ``submission_evaluator`` replaces ``test_evaluator``.
+    Each evaluator is then put in its ``format_only`` mode and told to
+    write into ``out_dir`` (``outfile_prefix`` for DOTAMetric, a folder;
+    ``<out_dir>/results`` for mmdet's file-prefix metrics; ``output_dir``
+    for mmseg's).
+
+    Args:
+        cfg (Config): Config; modified in place.
+        out_dir (str): Folder of the result files.
+        demo (bool): Whether ``--demo`` pointed the loaders at demo data.
+
+    Raises:
+        RuntimeError: A metric has no ``format_only`` mode.
+    """
+    if 'submission_dataloader' in cfg and not demo:
+        cfg.test_dataloader = cfg.submission_dataloader
+    evaluators = _as_list(
+        cfg.get('submission_evaluator', None) or cfg.test_evaluator)
+    init_default_scope(cfg.get('default_scope', None) or 'mmengine')
+    for evaluator in evaluators:
+        metric_cls = METRICS.get(evaluator['type'])
+        params = inspect.signature(metric_cls).parameters \
+            if metric_cls is not None else {}
+        if 'format_only' not in params:
+            raise RuntimeError(
+                f'--format-only: the metric {evaluator["type"]!r} of the '
+                'config has no format_only mode. Add a '
+                'submission_evaluator to the config (see '
+                'configs/_base_/datasets/dota.py).')
+        evaluator['format_only'] = True
+        if metric_cls.__name__ == 'DOTAMetric':
+            evaluator['outfile_prefix'] = out_dir
+        elif 'outfile_prefix' in params:
+            evaluator['outfile_prefix'] = osp.join(out_dir, 'results')
+        elif 'output_dir' in params:
+            evaluator['output_dir'] = out_dir
+    cfg.test_evaluator = evaluators
+
+
 def dump_segmentation_maps(cfg: Config, out: str) -> None:
     """Make mmseg's IoUMetric write one label-map png per image to ``out``.
 
@@ -190,6 +257,9 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
             raise RuntimeError('--show-dir cannot be combined with --tta for '
                                'classification; run them separately.')
         enable_visualization(cfg, args.show_dir)
+    if args.format_only:
+        # Before TTA, which wraps the pipeline of the loader it finds.
+        enable_format_only(cfg, args.out_dir, args.demo)
     if args.tta:
         enable_tta(cfg)
     if args.out and _host(cfg) == 'mmseg':

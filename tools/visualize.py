@@ -14,8 +14,8 @@ initial weights, e.g. to check the tool).
 import argparse
 from typing import List, Optional
 
-from sparse_backbones.visualization import (DESIGNS, get_drawer,
-                                            load_backbone, load_image)
+from sparse_backbones.visualization import (DESIGNS, get_drawer, load_backbone,
+                                            load_image)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

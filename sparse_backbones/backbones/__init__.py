@@ -1,5 +1,11 @@
 # Copyright (c) sparse_backbones contributors. All rights reserved.
 from .base import BaseSparseBackbone
+from .dge import DGEPVT, DGEDeiT
 from .lemevit import LeMeViT
+from .lit import LIT
+from .ltm import LTMSwin, LTMViT
 
-__all__ = ['BaseSparseBackbone', 'LeMeViT']
+__all__ = [
+    'BaseSparseBackbone', 'DGEDeiT', 'DGEPVT', 'LeMeViT', 'LIT', 'LTMSwin',
+    'LTMViT'
+]

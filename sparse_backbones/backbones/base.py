@@ -138,16 +138,24 @@ class BaseSparseBackbone(BaseModule):
         """The output norm of stage ``index``, if the backbone has one."""
         return getattr(self, f'norm{index}', None)
 
+    def stage_module_names(self, index: int) -> List[str]:
+        """Attribute paths of what stage ``index`` owns: the unit that
+        ``frozen_stages`` freezes (its blocks, downsampling, output norm)."""
+        names = [f'stages.{index}'] if index < len(self.stages) else []
+        if self.out_norm(index) is not None:
+            names.append(f'norm{index}')
+        return names
+
     def _freeze_stages(self) -> None:
         if self.frozen_stages < 0:
             return
-        frozen = [getattr(self, name) for name in self.stem_names]
+        names = list(self.stem_names)
         for i in range(self.frozen_stages):
-            frozen.append(self.stages[i])
-            norm = self.out_norm(i)
-            if norm is not None:
-                frozen.append(norm)
-        for item in frozen:
+            names += self.stage_module_names(i)
+        for name in names:
+            # getattr also reaches parameters (e.g. LeMeViT's meta tokens).
+            item = self.get_submodule(name) if '.' in name else getattr(
+                self, name)
             if isinstance(item, nn.Parameter):
                 item.requires_grad = False
                 continue

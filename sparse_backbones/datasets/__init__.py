@@ -1,9 +1,11 @@
 # Copyright (c) sparse_backbones contributors. All rights reserved.
-"""Remote-sensing datasets: AID, DOTA and ISPRS Potsdam.
+"""Remote-sensing datasets: AID, NWPU-RESISC45, UC Merced, DOTA, iSAID and
+ISPRS Potsdam / Vaihingen.
 
-The readers, class lists and the ISPRS colour decoder need no host library.
-Each dataset class is registered only when its host imports (mmpretrain for
-AID, mmdet for DOTA, mmseg for Potsdam), so the package works in an
+The readers, class lists, split writer and the ISPRS colour decoder need no
+host library. Each dataset class is registered only when its host imports
+(mmpretrain for the scene datasets, mmdet for DOTA and iSAID, mmseg for
+Potsdam and Vaihingen), so the package works in an
 environment with a single host; otherwise a placeholder under the same name
 raises an ``ImportError`` that says which host is missing and why.
 """
@@ -11,18 +13,25 @@ import importlib
 from typing import Optional
 
 from ._common import register_unavailable
-from .aid_split import aid_split_names, make_aid_split
+from .aid_split import (SCENE_DATASETS, aid_split_names, make_aid_split,
+                        make_scene_split)
 from .classes import (AID_CLASSES, DOTA_PALETTE, DOTA_V1_CLASSES,
-                      DOTA_V15_CLASSES)
+                      DOTA_V15_CLASSES, ISAID_CLASSES, NWPU_RESISC45_CLASSES,
+                      UCMERCED_CLASSES)
 from .dota_labels import (DOTALabelError, DOTALabelFile, DOTALabelProblem,
                           DOTAObject, parse_dota_label_file)
-from .isprs import ISPRS_CLASSES, ISPRS_PALETTE_RGB, isprs_rgb_to_index
+from .isprs import (ISPRS_CLASSES, ISPRS_PALETTE_RGB, POTSDAM_TILES,
+                    VAIHINGEN_AREAS, clip_windows, decode_isprs_label,
+                    isprs_rgb_to_index)
 
 __all__ = [
     'AID_CLASSES', 'DOTA_PALETTE', 'DOTA_V1_CLASSES', 'DOTA_V15_CLASSES',
-    'ISPRS_CLASSES', 'ISPRS_PALETTE_RGB', 'DOTALabelError', 'DOTALabelFile',
-    'DOTALabelProblem', 'DOTAObject', 'aid_split_names', 'isprs_rgb_to_index',
-    'make_aid_split', 'parse_dota_label_file'
+    'ISAID_CLASSES', 'NWPU_RESISC45_CLASSES', 'UCMERCED_CLASSES',
+    'SCENE_DATASETS', 'ISPRS_CLASSES', 'ISPRS_PALETTE_RGB', 'POTSDAM_TILES',
+    'VAIHINGEN_AREAS', 'DOTALabelError', 'DOTALabelFile', 'DOTALabelProblem',
+    'DOTAObject', 'aid_split_names', 'clip_windows', 'decode_isprs_label',
+    'isprs_rgb_to_index', 'make_aid_split', 'make_scene_split',
+    'parse_dota_label_file'
 ]
 
 
@@ -40,22 +49,29 @@ def _host_import_error(module: str) -> Optional[Exception]:
 _error = _host_import_error('mmpretrain.datasets')
 if _error is None:
     from .aid import AIDDataset  # noqa: F401
-    __all__ += ['AIDDataset']
+    from .nwpu import NWPURESISC45Dataset  # noqa: F401
+    from .ucmerced import UCMercedDataset  # noqa: F401
+    __all__ += ['AIDDataset', 'NWPURESISC45Dataset', 'UCMercedDataset']
 else:
-    register_unavailable('AIDDataset', 'mmpretrain', _error)
+    for _name in ('AIDDataset', 'NWPURESISC45Dataset', 'UCMercedDataset'):
+        register_unavailable(_name, 'mmpretrain', _error)
 
 _error = _host_import_error('mmdet.datasets')
 if _error is None:
     from .dota import DOTADataset, DOTAv15Dataset  # noqa: F401
-    __all__ += ['DOTADataset', 'DOTAv15Dataset']
+    from .isaid import ISAIDDataset  # noqa: F401
+    __all__ += ['DOTADataset', 'DOTAv15Dataset', 'ISAIDDataset']
 else:
     register_unavailable('DOTADataset', 'mmdet', _error)
     register_unavailable('DOTAv15Dataset', 'mmdet', _error)
+    register_unavailable('ISAIDDataset', 'mmdet', _error)
 
 _error = _host_import_error('mmseg.datasets')
 if _error is None:
     from .potsdam import ISPRSPotsdamDataset  # noqa: F401
-    __all__ += ['ISPRSPotsdamDataset']
+    from .vaihingen import ISPRSVaihingenDataset  # noqa: F401
+    __all__ += ['ISPRSPotsdamDataset', 'ISPRSVaihingenDataset']
 else:
     register_unavailable('ISPRSPotsdamDataset', 'mmseg', _error)
+    register_unavailable('ISPRSVaihingenDataset', 'mmseg', _error)
 del _error

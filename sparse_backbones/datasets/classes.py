@@ -18,6 +18,29 @@ AID_CLASSES: Tuple[str, ...] = (
     'Resort', 'River', 'School', 'SparseResidential', 'Square', 'Stadium',
     'StorageTanks', 'Viaduct')
 
+# NWPU-RESISC45 (Cheng et al., Proc. IEEE 2017): the 45 lower-case folder
+# names, sorted (``NWPU-RESISC45/airplane/airplane_001.jpg``).
+NWPU_RESISC45_CLASSES: Tuple[str, ...] = (
+    'airplane', 'airport', 'baseball_diamond', 'basketball_court', 'beach',
+    'bridge', 'chaparral', 'church', 'circular_farmland', 'cloud',
+    'commercial_area', 'dense_residential', 'desert', 'forest', 'freeway',
+    'golf_course', 'ground_track_field', 'harbor', 'industrial_area',
+    'intersection', 'island', 'lake', 'meadow', 'medium_residential',
+    'mobile_home_park', 'mountain', 'overpass', 'palace', 'parking_lot',
+    'railway', 'railway_station', 'rectangular_farmland', 'river',
+    'roundabout', 'runway', 'sea_ice', 'ship', 'snowberg',
+    'sparse_residential', 'stadium', 'storage_tank', 'tennis_court',
+    'terrace', 'thermal_power_station', 'wetland')
+
+# UC Merced Land Use (Yang & Newsam, ACM GIS 2010): the 21 folder names of
+# ``UCMerced_LandUse/Images/``, sorted (``agricultural/agricultural00.tif``).
+UCMERCED_CLASSES: Tuple[str, ...] = (
+    'agricultural', 'airplane', 'baseballdiamond', 'beach', 'buildings',
+    'chaparral', 'denseresidential', 'forest', 'freeway', 'golfcourse',
+    'harbor', 'intersection', 'mediumresidential', 'mobilehomepark',
+    'overpass', 'parkinglot', 'river', 'runway', 'sparseresidential',
+    'storagetanks', 'tenniscourt')
+
 # DOTA-v1.0 category strings exactly as they appear in the label files.
 DOTA_V1_CLASSES: Tuple[str, ...] = (
     'plane', 'baseball-diamond', 'bridge', 'ground-track-field',
@@ -34,4 +57,21 @@ DOTA_PALETTE: Tuple[Tuple[int, int, int], ...] = (
     (138, 43, 226), (255, 128, 0), (255, 0, 255), (0, 255, 255),
     (255, 193, 193), (0, 51, 153), (255, 250, 205), (0, 139, 139),
     (255, 255, 0), (147, 116, 116), (0, 0, 255), (220, 20, 60))
+
+# iSAID instance categories with the names and ids (1..15, index + 1) of the
+# official iSAID devkit (``preprocess/cityscapesScripts/.../labels.py``).
+# Note 'storage_tank': mmdet's ``iSAIDDataset.METAINFO`` spells it
+# 'store_tank', which matches no category of a devkit json.
+ISAID_CLASSES: Tuple[str, ...] = (
+    'ship', 'storage_tank', 'baseball_diamond', 'tennis_court',
+    'basketball_court', 'Ground_Track_Field', 'Bridge', 'Large_Vehicle',
+    'Small_Vehicle', 'Helicopter', 'Swimming_pool', 'Roundabout',
+    'Soccer_ball_field', 'plane', 'Harbor')
+
+# RGB colour of each iSAID category in the ``*_instance_color_RGB.png``
+# semantic masks, in ISAID_CLASSES order; (0, 0, 0) is unlabeled.
+ISAID_PALETTE_RGB: Tuple[Tuple[int, int, int], ...] = (
+    (0, 0, 63), (0, 63, 63), (0, 63, 0), (0, 63, 127), (0, 63, 191),
+    (0, 63, 255), (0, 127, 63), (0, 127, 127), (0, 0, 127), (0, 0, 191),
+    (0, 0, 255), (0, 191, 127), (0, 127, 191), (0, 127, 255), (0, 100, 155))
 # yapf: enable

@@ -1,7 +1,8 @@
 # Copyright (c) sparse_backbones contributors. All rights reserved.
 """DOTA patches as an mmdet dataset (horizontal boxes + polygon masks).
 
-Reads the layout written by the DOTA devkit / mmrotate splitters::
+Reads the layout written by ``tools/dataset_converters/dota.py`` (or the
+DOTA devkit / mmrotate splitters)::
 
     data/split_ss_dota/
     ├── trainval/images/P0000__1024__0___0.png
@@ -29,10 +30,14 @@ from .dota_labels import (DOTALabelError, DOTALabelProblem, DOTAObject,
                           parse_dota_label_file)
 
 PREPARE_DOTA = (
-    'split DOTA into 1024x1024 patches with a 200-pixel overlap, e.g. with '
-    'the DOTA devkit (ImgSplit.py, subsize=1024, gap=200) or mmrotate\'s '
-    'tools/data/dota/split/img_split.py (ss_trainval.json), writing '
-    'data/split_ss_dota/{trainval,val,test}/{images,labelTxt}', )
+    'python tools/dataset_converters/dota.py data/DOTA/train data/DOTA/val '
+    '--out-dir data/split_ss_dota/trainval',
+    'python tools/dataset_converters/dota.py data/DOTA/val '
+    '--out-dir data/split_ss_dota/val',
+    'python tools/dataset_converters/dota.py data/DOTA/test --images-only '
+    '--out-dir data/split_ss_dota/test',
+    '(1024x1024 patches, 200-pixel overlap; the DOTA devkit\'s ImgSplit.py '
+    'with subsize=1024, gap=200 writes the same layout)')
 
 
 @register_module(DATASETS)

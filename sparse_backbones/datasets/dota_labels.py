@@ -1,15 +1,30 @@
 # Copyright (c) sparse_backbones contributors. All rights reserved.
-"""Reader for DOTA ``labelTxt`` files (no host library needed).
+"""Readers for DOTA files: labels, patch names, images (no host library).
 
 Each object line reads ``x1 y1 x2 y2 x3 y3 x4 y4 category difficult``
 (four clockwise polygon vertices in pixels). Original DOTA-v1.0 files start
 with ``imagesource:...`` and ``gsd:...`` header lines; patch files written by
 the DOTA devkit or mmrotate's splitter have no header and may use
 difficulty ``2`` for objects truncated by the patch border.
+
+Patch files are named ``<image>__<size>__<x>___<y>`` (``P0000__1024__0___0``,
+the DOTA devkit / mmrotate convention) with the window's top-left corner in
+the image; patches of a rescaled image (multi-scale split) add the rate,
+``<image>__<rate>__<size>__<x>___<y>`` (``P0000__0.5__1024__0___0``), whose
+coordinates are in the rescaled image. :func:`dota_patch_name` writes and
+:func:`parse_dota_patch_name` reads them, so the splitter, the metric that
+merges patch detections and the large-scene inference share one convention.
+
+DOTA images are RGB, grayscale (GF-2, JL-1) or, from other sources, 16-bit;
+:func:`read_image` reads them all as 8-bit BGR.
 """
 import math
+import re
 from dataclasses import dataclass, field
-from typing import List, Sequence, Tuple
+from typing import List, NamedTuple, Sequence, Tuple
+
+import cv2
+import numpy as np
 
 # Header lines of the original label files, skipped by the reader.
 HEADER_PREFIXES = ('imagesource:', 'gsd:')
@@ -120,3 +135,159 @@ def parse_dota_label_file(path: str, classes: Sequence[str]) -> DOTALabelFile:
                 result.problems.append(
                     DOTALabelProblem(path, line_no, str(err), text))
     return result
+
+
+# A rate always has a decimal point, so it cannot be mistaken for the size.
+_PATCH_NAME = re.compile(r'^(?P<image>.+?)__(?:(?P<rate>\d+\.\d+)__)?'
+                         r'(?P<size>\d+)__(?P<x>\d+)___(?P<y>\d+)$')
+
+
+class DOTAPatch(NamedTuple):
+    """Where a patch lies in its source image (see the module docstring).
+
+    Args:
+        image (str): Stem of the source image, e.g. ``'P0000'``.
+        size (int): Window side in pixels.
+        x (int): Left edge of the window in the rescaled image.
+        y (int): Top edge of the window in the rescaled image.
+        rate (float): Scale of the image the window was cut from.
+    """
+    image: str
+    size: int
+    x: int
+    y: int
+    rate: float = 1.0
+
+
+def _format_rate(rate: float) -> str:
+    """``0.5`` -> ``'0.5'``, ``2`` -> ``'2.0'`` (always with a point)."""
+    text = f'{float(rate):.6f}'.rstrip('0')
+    return text + '0' if text.endswith('.') else text
+
+
+def dota_patch_name(image: str,
+                    size: int,
+                    x: int,
+                    y: int,
+                    rate: float = 1.0) -> str:
+    """Name of a patch: ``P0000__1024__0___0`` or ``P0000__0.5__1024__0___0``.
+
+    Args:
+        image (str): Stem of the source image.
+        size (int): Window side in pixels.
+        x (int): Left edge of the window (in the image scaled by ``rate``).
+        y (int): Top edge of the window (in the image scaled by ``rate``).
+        rate (float): Scale applied to the image before cutting; 1.0 leaves
+            the rate out of the name. Defaults to 1.0.
+    """
+    if rate <= 0:
+        raise ValueError(f'rate must be positive, got {rate}')
+    prefix = image if rate == 1 else f'{image}__{_format_rate(rate)}'
+    return f'{prefix}__{int(size)}__{int(x)}___{int(y)}'
+
+
+def parse_dota_patch_name(name: str) -> DOTAPatch:
+    """Read a patch name written by :func:`dota_patch_name`.
+
+    Args:
+        name (str): File stem (a file name or path is accepted too).
+
+    Returns:
+        DOTAPatch: Source image, window size, offset and rate.
+
+    Raises:
+        ValueError: If ``name`` does not follow the convention.
+    """
+    stem = re.sub(r'\.[A-Za-z0-9]+$', '', name.replace('\\', '/'))
+    stem = stem.rsplit('/', 1)[-1]
+    match = _PATCH_NAME.match(stem)
+    if match is None:
+        raise ValueError(
+            f'{name!r} is not a DOTA patch name: expected '
+            '<image>__<size>__<x>___<y> (e.g. P0000__1024__0___0) or '
+            '<image>__<rate>__<size>__<x>___<y> (e.g. '
+            'P0000__0.5__1024__0___0), as written by '
+            'tools/dataset_converters/dota.py.')
+    rate = match['rate']
+    return DOTAPatch(match['image'], int(match['size']), int(match['x']),
+                     int(match['y']),
+                     float(rate) if rate else 1.0)
+
+
+def window_starts(length: int, size: int, gap: int) -> List[int]:
+    """Start positions of windows of ``size`` covering ``length`` pixels.
+
+    Windows advance by ``size - gap``; the last one is moved back to end at
+    the border, so every window lies inside the image unless the image is
+    smaller than one window (then a single window at 0, to be padded).
+
+    Args:
+        length (int): Image width or height.
+        size (int): Window side.
+        gap (int): Overlap of neighbouring windows; ``0 <= gap < size``.
+
+    Returns:
+        list[int]: Increasing start positions, the first one 0.
+    """
+    if size <= 0 or not 0 <= gap < size:
+        raise ValueError(f'need size > 0 and 0 <= gap < size, got size='
+                         f'{size}, gap={gap}')
+    if length <= size:
+        return [0]
+    step = size - gap
+    starts = list(range(0, length - size, step))
+    starts.append(length - size)
+    return starts
+
+
+def to_uint8_bgr(image: np.ndarray, path: str = '') -> np.ndarray:
+    """Turn what ``cv2.imread(..., IMREAD_UNCHANGED)`` gives into 8-bit BGR.
+
+    Grayscale becomes 3 equal channels and an alpha channel is dropped.
+    16-bit images are scaled linearly so that their maximum becomes 255
+    (images whose values fit in 8 bits are kept as they are), which keeps
+    12- and 14-bit sensors visible where a fixed ``/ 257`` would make them
+    nearly black.
+
+    Args:
+        image (np.ndarray): ``(H, W)``, ``(H, W, 1)``, ``(H, W, 3)`` or
+            ``(H, W, 4)``, uint8 or uint16.
+        path (str): Named in errors.
+
+    Returns:
+        np.ndarray: ``(H, W, 3)`` uint8.
+    """
+    if image.dtype == np.uint16:
+        peak = int(image.max())
+        if peak > 255:
+            image = image.astype(np.float32) * (255. / peak)
+        image = np.clip(np.rint(image), 0, 255).astype(np.uint8)
+    elif image.dtype != np.uint8:
+        raise ValueError(f'{path}: unsupported pixel type {image.dtype} '
+                         '(expected 8- or 16-bit integers)')
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[..., 0]
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if image.ndim == 3 and image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    if image.ndim == 3 and image.shape[2] == 3:
+        return image
+    raise ValueError(f'{path}: unsupported image shape {image.shape} '
+                     '(expected grayscale, RGB or RGBA)')
+
+
+def read_image(path: str) -> np.ndarray:
+    """Read an image of any bit depth as 8-bit BGR (see
+    :func:`to_uint8_bgr`).
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: It cannot be decoded or has an unsupported format.
+    """
+    with open(path, 'rb') as f:  # a clear error for a missing file
+        data = np.frombuffer(f.read(), np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise ValueError(f'{path}: cannot be read as an image')
+    return to_uint8_bgr(image, path)

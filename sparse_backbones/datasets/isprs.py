@@ -11,8 +11,9 @@ The converter reads the labels with ``mmcv.imread`` (BGR) and therefore
 lists its colour table in BGR order; mixing the two orders up is the most
 reported Potsdam data bug (mmseg#2867). This module works in RGB only.
 """
-from typing import Tuple
+from typing import List, Tuple
 
+import cv2
 import numpy as np
 
 ISPRS_CLASSES: Tuple[str, ...] = ('impervious_surface', 'building',
@@ -71,3 +72,76 @@ def isprs_rgb_to_index(label_rgb: np.ndarray) -> np.ndarray:
     for class_index, colour in enumerate(ISPRS_PALETTE_RGB, start=1):
         index[codes == _pack_rgb(np.array(colour))] = class_index
     return index
+
+
+# Standard tile splits of mmseg's converters (and of the RS papers).
+POTSDAM_TILES = dict(
+    train=('2_10', '2_11', '2_12', '3_10', '3_11', '3_12', '4_10', '4_11',
+           '4_12', '5_10', '5_11', '5_12', '6_10', '6_11', '6_12', '6_7',
+           '6_8', '6_9', '7_10', '7_11', '7_12', '7_7', '7_8', '7_9'),
+    val=('5_15', '6_15', '6_13', '3_13', '4_14', '6_14', '5_14', '2_13',
+         '4_15', '2_14', '5_13', '4_13', '3_14', '7_13'))
+VAIHINGEN_AREAS = dict(
+    train=(1, 3, 5, 7, 11, 13, 15, 17, 21, 23, 26, 28, 30, 32, 34, 37),
+    val=(2, 4, 6, 8, 10, 12, 14, 16, 20, 22, 24, 27, 29, 31, 33, 35, 38))
+
+
+def clip_windows(height: int, width: int, clip_size: int,
+                 stride: int) -> List[Tuple[int, int, int, int]]:
+    """Windows ``(x0, y0, x1, y1)`` that tile an image, row by row.
+
+    Origins step by ``stride``; the last row and column are moved back to
+    end at the border, so every window is ``clip_size`` square (or the
+    whole side when the image is smaller). With ``stride == clip_size``
+    this is exactly the set of patches mmseg's Potsdam/Vaihingen converters
+    write with their defaults (``--clip_size 512 --stride_size 256``): they
+    place windows at multiples of the clip size, so their stride has no
+    effect (144 patches per 6000x6000 Potsdam tile).
+
+    Args:
+        height (int): Image height.
+        width (int): Image width.
+        clip_size (int): Window side.
+        stride (int): Step between window origins, in 1..clip_size.
+
+    Returns:
+        list[tuple[int, int, int, int]]: The windows, without duplicates.
+    """
+    if not 0 < stride <= clip_size:
+        raise ValueError(f'stride must be in 1..clip_size ({clip_size}), '
+                         f'got {stride}: a larger step would skip pixels.')
+
+    def starts(size: int) -> List[int]:
+        if size <= clip_size:
+            return [0]
+        return list(range(0, size - clip_size, stride)) + [size - clip_size]
+
+    return [(x0, y0, min(x0 + clip_size, width), min(y0 + clip_size, height))
+            for y0 in starts(height) for x0 in starts(width)]
+
+
+def decode_isprs_label(data: bytes, source: str) -> np.ndarray:
+    """Decode an encoded ISPRS colour label file to index values 0..6.
+
+    OpenCV decodes to BGR; the channels are reversed to RGB here, once, and
+    :func:`isprs_rgb_to_index` matches the RGB palette. 16-bit files with
+    8-bit values and an alpha band are accepted.
+
+    Args:
+        data (bytes): Content of a label TIFF/PNG.
+        source (str): File (or archive member) name for error messages.
+
+    Returns:
+        np.ndarray: uint8 array of shape (H, W) with values in 0..6.
+    """
+    label = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if label is None:
+        raise ValueError(f'Cannot decode the label image {source!r}.')
+    if label.dtype == np.uint16 and label.max() <= 255:
+        label = label.astype(np.uint8)
+    if label.ndim != 3 or label.shape[2] not in (3, 4):
+        raise ValueError(
+            f'{source!r} has shape {label.shape}; an ISPRS label is an RGB '
+            'colour image. Single-channel files are probably index labels '
+            'already (0 boundary, 1..6 classes).')
+    return isprs_rgb_to_index(label[..., 2::-1])

@@ -1,10 +1,9 @@
 # Copyright (c) sparse_backbones contributors. All rights reserved.
-"""ISPRS Potsdam as produced by mmseg's converter, with layout checks."""
+"""ISPRS Potsdam as produced by the ISPRS converter, with layout checks."""
 import os.path as osp
-from typing import List
+from typing import List, Sequence
 
 import cv2
-import mmseg
 import numpy as np
 from mmseg.datasets import PotsdamDataset
 
@@ -12,17 +11,15 @@ from ..registry import DATASETS, register_module
 from ._common import missing_data_error
 from .isprs import ISPRS_PALETTE_RGB
 
-_CONVERTER = osp.join(
-    osp.dirname(mmseg.__file__), '.mim', 'tools', 'dataset_converters',
-    'potsdam.py')
 PREPARE_POTSDAM = (
-    f'python {_CONVERTER} /path/to/potsdam -o data/potsdam   (the folder '
-    'holds 2_Ortho_RGB.zip and 5_Labels_all_noBoundary.zip)', )
+    'python tools/dataset_converters/isprs.py potsdam /path/to/potsdam '
+    '--out-dir data/potsdam   (the folder holds 2_Ortho_RGB.zip and '
+    '5_Labels_all_noBoundary.zip; mmseg\'s own potsdam converter writes the '
+    'same patches)', )
 
 
-@register_module(DATASETS)
-class ISPRSPotsdamDataset(PotsdamDataset):
-    """mmseg's :class:`PotsdamDataset` with checks of the data layout.
+class ISPRSLayoutChecks:
+    """Mixin for mmseg's ISPRS datasets: check folders and label format.
 
     Reads the same ``img_dir/{train,val}`` and ``ann_dir/{train,val}``
     folders (index PNGs, ``reduce_zero_label=True``) and fails early with a
@@ -31,12 +28,16 @@ class ISPRSPotsdamDataset(PotsdamDataset):
     - a folder is missing or holds no image,
     - an image has no label of the same name,
     - the first label is still a colour (RGB) image or holds values outside
-      0..6, i.e. it was not produced by mmseg's converter (decode colour
+      0..6, i.e. it was not produced by the converter (decode colour
       labels with :func:`sparse_backbones.datasets.isprs_rgb_to_index`).
 
-    Args:
-        **kwargs: Arguments of :class:`mmseg.datasets.PotsdamDataset`.
+    Subclasses set ``DATASET_TITLE``, ``PREPARE`` (commands) and
+    ``EXAMPLE_PATCH``.
     """
+
+    DATASET_TITLE = 'Potsdam'
+    PREPARE: Sequence[str] = PREPARE_POTSDAM
+    EXAMPLE_PATCH = '2_10_0_0_512_512.png'
 
     def load_data_list(self) -> List[dict]:
         """List the image/label pairs after checking the folders.
@@ -46,16 +47,16 @@ class ISPRSPotsdamDataset(PotsdamDataset):
         """
         img_dir = self.data_prefix.get('img_path', '')
         ann_dir = self.data_prefix.get('seg_map_path', None)
-        for what, path in (('Potsdam image folder', img_dir),
-                           ('Potsdam label folder', ann_dir)):
+        for what, path in ((f'{self.DATASET_TITLE} image folder', img_dir),
+                           (f'{self.DATASET_TITLE} label folder', ann_dir)):
             if path is not None and not osp.isdir(path):
-                raise missing_data_error(what, path, PREPARE_POTSDAM)
+                raise missing_data_error(what, path, self.PREPARE)
         data_list = super().load_data_list()
         if not data_list:
             raise FileNotFoundError(
                 f'No {self.img_suffix!r} image in {img_dir!r}; expected '
-                'patches such as 2_10_0_0_512_512.png written by the '
-                f'converter:\n    {PREPARE_POTSDAM[0]}')
+                f'patches such as {self.EXAMPLE_PATCH} written by the '
+                f'converter:\n    {self.PREPARE[0]}')
         if ann_dir is None:
             return data_list
         missing = [
@@ -69,8 +70,7 @@ class ISPRSPotsdamDataset(PotsdamDataset):
         self._check_label_format(data_list[0]['seg_map_path'])
         return data_list
 
-    @staticmethod
-    def _check_label_format(path: str) -> None:
+    def _check_label_format(self, path: str) -> None:
         """Reject colour labels and values the converter never writes."""
         label = cv2.imread(path, cv2.IMREAD_UNCHANGED)
         if label is None:
@@ -79,8 +79,8 @@ class ISPRSPotsdamDataset(PotsdamDataset):
             raise ValueError(
                 f'{path!r} is a colour label (shape {label.shape}); mmseg '
                 'expects index PNGs with 0 (boundary) and 1..6 (classes). '
-                'Convert the ISPRS colour labels with mmseg\'s converter '
-                f'({PREPARE_POTSDAM[0]}) or with sparse_backbones.datasets.'
+                'Convert the ISPRS colour labels with the converter '
+                f'({self.PREPARE[0]}) or with sparse_backbones.datasets.'
                 'isprs_rgb_to_index (RGB order!).')
         max_index = len(ISPRS_PALETTE_RGB)
         if label.max() > max_index:
@@ -89,3 +89,17 @@ class ISPRSPotsdamDataset(PotsdamDataset):
                 f'converter writes 0..{max_index} (0 = boundary, ignored with '
                 'reduce_zero_label=True). Values seen: '
                 f'{np.unique(label).tolist()[:10]}.')
+
+
+@register_module(DATASETS)
+class ISPRSPotsdamDataset(ISPRSLayoutChecks, PotsdamDataset):
+    """mmseg's :class:`PotsdamDataset` with checks of the data layout.
+
+    See :class:`ISPRSLayoutChecks` for what is checked. The 6-class
+    protocol uses it as is; the 5-class protocol of the remote-sensing
+    papers passes ``metainfo=dict(classes=...)`` without clutter, which
+    mmseg maps to 255 (ignored).
+
+    Args:
+        **kwargs: Arguments of :class:`mmseg.datasets.PotsdamDataset`.
+    """

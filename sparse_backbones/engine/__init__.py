@@ -1,4 +1,6 @@
 # Copyright (c) sparse_backbones contributors. All rights reserved.
+from .dge_hooks import FLOPsRatioHook
+from .ib_hook import LTMIBHook
 from .optimizers import LayerDecayOptimWrapperConstructor
 
-__all__ = ['LayerDecayOptimWrapperConstructor']
+__all__ = ['FLOPsRatioHook', 'LTMIBHook', 'LayerDecayOptimWrapperConstructor']

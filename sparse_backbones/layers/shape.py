@@ -14,5 +14,9 @@ def nlc_to_nchw(x: torch.Tensor, hw_shape: Tuple[int, int]) -> torch.Tensor:
 
 
 def nchw_to_nlc(x: torch.Tensor) -> torch.Tensor:
-    """(B, C, H, W) -> (B, H*W, C); a view when x is channels-last."""
-    return x.flatten(2).transpose(1, 2)
+    """(B, C, H, W) -> contiguous (B, H*W, C); free when x is channels-last.
+
+    Made contiguous here, once, because a transposed view would otherwise
+    travel through the residual adds and make every LayerNorm copy it.
+    """
+    return x.flatten(2).transpose(1, 2).contiguous()

@@ -1,7 +1,7 @@
 # Copyright (c) sparse_backbones contributors. All rights reserved.
 """Parameter and multiply-add counting."""
 import math
-from typing import Sequence
+from typing import Optional, Sequence
 
 import torch
 import torch.nn as nn
@@ -53,20 +53,60 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def count_macs(model: nn.Module, input_shape: Sequence[int]) -> int:
-    """Multiply-adds of one forward pass on a zero input of ``input_shape``.
+def count_macs(model: nn.Module,
+               input_shape: Optional[Sequence[int]] = None,
+               inputs: Optional[torch.Tensor] = None) -> int:
+    """Multiply-adds of one forward pass, in eval mode.
 
     Counted by torch's dispatcher-level counter, which sees every matrix
     product including those inside ``scaled_dot_product_attention`` (the
     fvcore-style counters of mmengine/calflops miss these). It runs with
     autograd on: the counter's module tracker fails on parameters seen under
-    ``no_grad``. Norms and
-    activations are not counted, as in the papers' figures.
+    ``no_grad``. Norms and activations are not counted, as in the papers'
+    figures.
+
+    Args:
+        model (nn.Module): The model; its training mode is restored.
+        input_shape (Sequence[int], optional): Shape of a zero input.
+        inputs (torch.Tensor, optional): The input itself, instead of
+            ``input_shape``. Models whose cost depends on the data (DGE's
+            router) then report the cost they realise on it.
+
+    Returns:
+        int: Multiply-adds of the whole batch.
     """
+    if (input_shape is None) == (inputs is None):
+        raise ValueError('count_macs needs exactly one of input_shape and '
+                         'inputs')
+    if inputs is None:
+        inputs = torch.zeros(*input_shape)
     was_training = model.training
     model.eval()
     counter = FlopCounterMode(display=False, custom_mapping=_EXTRA_FORMULAS)
-    with counter:
-        model(torch.zeros(*input_shape))
-    model.train(was_training)
+    try:
+        with counter:
+            model(inputs)
+    finally:
+        model.train(was_training)
     return counter.get_total_flops() // 2
+
+
+def count_macs_mmengine(model: nn.Module, inputs: torch.Tensor) -> int:
+    """Multiply-adds by mmengine's fvcore-style tracing counter.
+
+    A cross-check only: it sees the operators of a traced graph, so it
+    misses ``scaled_dot_product_attention`` and other ops it has no handle
+    for (it warns about them), and gives less than :func:`count_macs`.
+
+    Args:
+        model (nn.Module): The model, in eval mode.
+        inputs (torch.Tensor): The input batch.
+
+    Returns:
+        int: Multiply-adds of the whole batch.
+    """
+    from mmengine.analysis import FlopAnalyzer
+    analyzer = FlopAnalyzer(model, inputs)
+    analyzer.unsupported_ops_warnings(False)
+    analyzer.uncalled_modules_warnings(False)
+    return int(analyzer.total())

@@ -1,11 +1,15 @@
 # AID scene classification (30 classes), one random per-class split.
-# Layout: data/AID/<Class>/<class>_<i>.jpg plus split files written by
-# sparse_backbones.datasets.make_aid_split ('Airport/airport_1.jpg 0' lines).
-# 20 % training (train_20_seed0) is the harder of the two AID protocols; use
-# train_50_seed0 / test_50_seed0 for the 50 % protocol, and seeds 0..4 for
-# the usual mean +- std over five splits.
+# Prepare (the AID folder stays untouched):
+#   python tools/dataset_converters/aid.py aid /path/to/AID --out-dir data/AID
+# which writes data/AID/images -> /path/to/AID (class folders) and
+# data/AID/splits/{train,test}_<p>_seed<s>.txt ('Airport/airport_1.jpg 0').
+# 20 % training (train_20_seed0) is the harder of the two AID protocols;
+# aid_train50.py is the 50 % one; seeds 0..4 give the usual mean +- std over
+# five splits (the converter prints the --cfg-options for another seed).
+# nwpu_*.py and ucm_*.py reuse this file with their own folders and classes.
 dataset_type = 'sparse_backbones.AIDDataset'
 data_root = 'data/AID'
+data_prefix = 'images'
 train_split = 'splits/train_20_seed0.txt'
 test_split = 'splits/test_80_seed0.txt'
 
@@ -47,7 +51,7 @@ train_dataloader = dict(
         type=dataset_type,
         data_root=data_root,
         ann_file=train_split,
-        data_prefix='',
+        data_prefix=data_prefix,
         pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=64,
@@ -58,7 +62,7 @@ val_dataloader = dict(
         type=dataset_type,
         data_root=data_root,
         ann_file=test_split,
-        data_prefix='',
+        data_prefix=data_prefix,
         pipeline=test_pipeline))
 val_evaluator = dict(type='Accuracy', topk=(1, 5))
 # AID has no separate test set: the held-out part of the split is it.

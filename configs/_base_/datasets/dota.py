@@ -5,8 +5,12 @@
 # Training uses trainval, as the published DOTA results do; `val` is the
 # official validation set, which trainval contains, so its score is only a
 # sanity check. For a clean validation number train on `train/` instead.
-# The test split has no public labels (evaluation server, full images:
-# patch merging is not part of this config).
+# Patches come from tools/dataset_converters/dota.py (see configs/det/
+# README.md). The test split has no public labels: `tools/test.py CONFIG
+# CKPT --format-only --out-dir DIR` runs the submission_* settings below and
+# writes the Task1/Task2 files of the evaluation server (patch detections
+# merged per full image). For official full-image scores on val inherit
+# dota_official.py instead of this file.
 dataset_type = 'sparse_backbones.DOTADataset'
 data_root = 'data/split_ss_dota/'
 backend_args = None
@@ -69,7 +73,38 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 
 # DOTA Task2 (HBB) protocol per patch: VOC07 11-point AP at IoU 0.5;
-# difficult objects are ignored through the dataset's ignore_flag.
+# difficult objects are ignored through the dataset's ignore_flag. Needs
+# only the patches; dota_official.py scores merged full images instead.
 val_evaluator = dict(
     type='VOCMetric', metric='mAP', eval_mode='11points', iou_thrs=0.5)
 test_evaluator = val_evaluator
+
+# The test split for the evaluation server (tools/test.py --format-only,
+# which sets outfile_prefix to its --out-dir): images only, split with
+# `tools/dataset_converters/dota.py data/DOTA/test --images-only`.
+submission_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=backend_args),
+    dict(type='Resize', scale=(1024, 1024), keep_ratio=True),
+    dict(
+        type='PackDetInputs',
+        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                   'scale_factor'))
+]
+submission_dataloader = dict(
+    batch_size=1,
+    num_workers=2,
+    persistent_workers=True,
+    drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='',
+        data_prefix=dict(img_path='test/images/'),
+        test_mode=True,
+        pipeline=submission_pipeline,
+        backend_args=backend_args))
+submission_evaluator = dict(
+    type='sparse_backbones.DOTAMetric',
+    format_only=True,
+    outfile_prefix='work_dirs/dota_submission')

@@ -1,6 +1,11 @@
-# ISPRS Potsdam, 512x512 patches written by mmseg's converter (index PNGs,
-# 0 = eroded boundary, reduce_zero_label=True, 6 classes incl. clutter):
+# ISPRS Potsdam, mmseg protocol: 6 classes incl. clutter, mIoU.
+# 512x512 patches with index labels (0 = eroded boundary,
+# reduce_zero_label=True), from the official zips (left untouched):
+#   python tools/dataset_converters/isprs.py potsdam /path/to/potsdam \
+#       --out-dir data/potsdam   (2_Ortho_RGB.zip, 5_Labels_all_noBoundary.zip)
 #   data/potsdam/img_dir/{train,val}/*.png, data/potsdam/ann_dir/{train,val}
+# (mmseg's own converter writes the same patches.) potsdam_5cls.py is the
+# 5-class protocol of the remote-sensing papers.
 # mmseg's dataset config with two changes: the dataset class checks the
 # layout (clear errors for missing folders or colour labels), and the
 # metrics add mFscore next to mIoU (aAcc is the overall accuracy OA).

@@ -1,0 +1,32 @@
+# LeMeViT-tiny scene classification on NWPU-RESISC45 (45 classes, 20 % train
+# split), 224x224 input, 8 GPUs x 64 images: lemevit_aid.py's recipe with
+# another dataset base file (nwpu_train10.py for the 10 % protocol); the
+# head's class count follows the dataset.
+_base_ = [
+    '../_base_/datasets/nwpu_train20.py',
+    '../_base_/schedules/cls_adamw_cosine_100e.py',
+    'mmpretrain::_base_/default_runtime.py',
+]
+custom_imports = dict(imports=['sparse_backbones'], allow_failed_imports=False)
+
+model = dict(
+    type='ImageClassifier',
+    backbone=dict(
+        type='sparse_backbones.LeMeViT',
+        arch='tiny',
+        drop_path_rate=0.1,
+        # (B, 320) pre-logits of the model's own classifier, so no neck.
+        out_type='avg_featmap',
+        # ImageNet weights: dict(type='Pretrained', checkpoint=...,
+        # prefix='backbone.') (convert with tools/model_converters).
+        init_cfg=None),
+    neck=None,
+    head=dict(
+        type='LinearClsHead',
+        num_classes=45,
+        in_channels=320,
+        loss=dict(
+            type='LabelSmoothLoss', label_smooth_val=0.1, mode='original')))
+
+default_hooks = dict(
+    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3))

@@ -1,0 +1,39 @@
+# LTM-ViT-S (DeiT-S host, patch 16, cls token) scene classification on AID
+# (30 classes, 20 % train split), 224x224 input, 8 GPUs x 64 images.
+#
+# Keep ratio 0.55: the MLP of every block sees round(0.55 * 196) = 108
+# merged patch tokens plus the cls token, 3.57 G MACs at 224 with the mask
+# modules (host DeiT-S: 4.61 G; the paper's LTM-ViT-S: 3.7 G). The
+# backbone's default, 0.75, gives 4.19 G. configs/cls/ltm_swin_aid.py shows
+# the optional IB training term.
+_base_ = [
+    '../_base_/datasets/aid.py',
+    '../_base_/schedules/cls_adamw_cosine_100e.py',
+    'mmpretrain::_base_/default_runtime.py',
+]
+custom_imports = dict(imports=['sparse_backbones'], allow_failed_imports=False)
+
+model = dict(
+    type='ImageClassifier',
+    backbone=dict(
+        type='sparse_backbones.LTMViT',
+        arch='small',
+        img_size=224,
+        keep_ratios=0.55,
+        drop_path_rate=0.1,
+        # (B, 384) class token after the final norm, so no neck.
+        out_type='cls_token',
+        # mmpretrain VisionTransformer weights (deit-small) initialise every
+        # host part; only the mask modules (merge.*) start fresh:
+        # dict(type='Pretrained', checkpoint=..., prefix='backbone.').
+        init_cfg=None),
+    neck=None,
+    head=dict(
+        type='LinearClsHead',
+        num_classes=30,
+        in_channels=384,
+        loss=dict(
+            type='LabelSmoothLoss', label_smooth_val=0.1, mode='original')))
+
+default_hooks = dict(
+    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3))

@@ -1,0 +1,51 @@
+# Mask R-CNN + FPN with a LIT-S backbone on DOTA-v1.0 patches (1024x1024,
+# horizontal boxes + polygon masks, 15 classes), 1x AdamW schedule, 8 GPUs x
+# 2 images. Evaluation: VOC07 11-point mAP at IoU 0.5 per patch, difficult
+# objects ignored.
+_base_ = [
+    'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
+    '../_base_/datasets/dota.py',
+    '../_base_/schedules/det_adamw_1x.py',
+    'mmdet::_base_/default_runtime.py',
+]
+custom_imports = dict(imports=['sparse_backbones'], allow_failed_imports=False)
+
+num_classes = 15
+model = dict(
+    backbone=dict(
+        _delete_=True,
+        type='sparse_backbones.LIT',
+        arch='s',
+        out_indices=(0, 1, 2, 3),
+        drop_path_rate=0.2,
+        # Global attention over a 64x64 stride-16 map (4096 tokens) is memory
+        # heavy: checkpoint the blocks, as the official LIT-S configs do.
+        with_cp=True,
+        frozen_stages=-1,
+        norm_eval=False,
+        # ImageNet weights: dict(type='Pretrained', checkpoint=...,
+        # prefix='backbone.') (convert with tools/model_converters).
+        init_cfg=None),
+    # LIT-S stage widths at strides 4/8/16/32.
+    neck=dict(in_channels=[96, 192, 384, 768]),
+    roi_head=dict(
+        bbox_head=dict(num_classes=num_classes),
+        mask_head=dict(num_classes=num_classes)),
+    # Dense scenes (harbours, parking lots) hold far more than mmdet's
+    # default of 100 objects per patch.
+    test_cfg=dict(rcnn=dict(max_per_img=300)))
+
+optim_wrapper = dict(
+    paramwise_cfg=dict(
+        _delete_=True,
+        norm_decay_mult=0.,
+        bias_decay_mult=0.,
+        custom_keys={
+            # DTM offsets train at 0.01x the learning rate (specs/lit.md
+            # section 2.3; the official offset bias, at the full rate
+            # there, follows its weight here).
+            'conv_offset.weight': dict(lr_mult=0.01),
+            'conv_offset.bias': dict(lr_mult=0.01, decay_mult=0.),
+            'relative_position_bias_table': dict(decay_mult=0.),
+            'pos_embed': dict(decay_mult=0.),
+        }))

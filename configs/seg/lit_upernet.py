@@ -1,0 +1,67 @@
+# UperNet + auxiliary FCN head with a LIT-S backbone on ISPRS Potsdam
+# (mmseg protocol: 6 classes incl. clutter, eroded labels), 512x512 crops,
+# 80k iterations, 4 GPUs x 4 images, sliding-window test (crop 512,
+# stride 384).
+_base_ = [
+    'mmseg::_base_/models/upernet_swin.py',
+    '../_base_/datasets/potsdam.py',
+    'mmseg::_base_/default_runtime.py',
+    '../_base_/schedules/seg_adamw_poly_80k.py',
+]
+custom_imports = dict(imports=['sparse_backbones'], allow_failed_imports=False)
+
+crop_size = (512, 512)
+num_classes = 6
+model = dict(
+    # SegDataPreProcessor pads every image to the crop size.
+    data_preprocessor=dict(size=crop_size),
+    backbone=dict(
+        _delete_=True,
+        type='sparse_backbones.LIT',
+        arch='s',
+        out_indices=(0, 1, 2, 3),
+        drop_path_rate=0.2,
+        # Global attention is memory heavy: checkpoint the blocks, as the
+        # official LIT-S configs do.
+        with_cp=True,
+        frozen_stages=-1,
+        norm_eval=False,
+        # ImageNet weights: dict(type='Pretrained', checkpoint=...,
+        # prefix='backbone.') (convert with tools/model_converters).
+        init_cfg=None),
+    # Heads keep the base's SyncBN: mmengine's Runner turns it into BN when
+    # training is not distributed (single GPU or CPU).
+    decode_head=dict(
+        in_channels=[96, 192, 384, 768],
+        num_classes=num_classes,
+        loss_decode=dict(
+            type='CrossEntropyLoss',
+            use_sigmoid=False,
+            loss_weight=1.0,
+            avg_non_ignore=True)),
+    # Stage 3 (stride 16, 384 channels).
+    auxiliary_head=dict(
+        in_channels=384,
+        in_index=2,
+        num_classes=num_classes,
+        loss_decode=dict(
+            type='CrossEntropyLoss',
+            use_sigmoid=False,
+            loss_weight=0.4,
+            avg_non_ignore=True)),
+    test_cfg=dict(mode='slide', crop_size=crop_size, stride=(384, 384)))
+
+optim_wrapper = dict(
+    paramwise_cfg=dict(
+        _delete_=True,
+        norm_decay_mult=0.,
+        bias_decay_mult=0.,
+        custom_keys={
+            # DTM offsets train at 0.01x the learning rate (specs/lit.md
+            # section 2.3; the official offset bias, at the full rate
+            # there, follows its weight here).
+            'conv_offset.weight': dict(lr_mult=0.01),
+            'conv_offset.bias': dict(lr_mult=0.01, decay_mult=0.),
+            'relative_position_bias_table': dict(decay_mult=0.),
+            'pos_embed': dict(decay_mult=0.),
+        }))
