@@ -4,18 +4,14 @@
 # stride 384) as LeMeViT. See lemevit_upernet_5cls.py for the 5-class
 # protocol (clutter ignored) of the RS papers.
 _base_ = [
-    'mmseg::_base_/models/upernet_swin.py',
+    '../_base_/models/upernet.py',
     '../_base_/datasets/potsdam.py',
     'mmseg::_base_/default_runtime.py',
     '../_base_/schedules/seg_adamw_poly_80k.py',
 ]
 custom_imports = dict(imports=['sparse_backbones'], allow_failed_imports=False)
 
-crop_size = (512, 512)
-num_classes = 6
 model = dict(
-    # SegDataPreProcessor pads every image to the crop size.
-    data_preprocessor=dict(size=crop_size),
     backbone=dict(
         _delete_=True,
         type='sparse_backbones.LeMeViT',
@@ -28,24 +24,6 @@ model = dict(
         # ImageNet weights: dict(type='Pretrained', checkpoint=...,
         # prefix='backbone.') (convert with tools/model_converters).
         init_cfg=None),
-    # Heads keep the base's SyncBN: mmengine's Runner turns it into BN when
-    # training is not distributed (single GPU or CPU).
-    decode_head=dict(
-        in_channels=[64, 128, 192, 320],
-        num_classes=num_classes,
-        loss_decode=dict(
-            type='CrossEntropyLoss',
-            use_sigmoid=False,
-            loss_weight=1.0,
-            avg_non_ignore=True)),
+    decode_head=dict(in_channels=[64, 128, 192, 320]),
     # Stage 3 (stride 16, 192 channels).
-    auxiliary_head=dict(
-        in_channels=192,
-        in_index=2,
-        num_classes=num_classes,
-        loss_decode=dict(
-            type='CrossEntropyLoss',
-            use_sigmoid=False,
-            loss_weight=0.4,
-            avg_non_ignore=True)),
-    test_cfg=dict(mode='slide', crop_size=crop_size, stride=(384, 384)))
+    auxiliary_head=dict(in_channels=192))

@@ -36,6 +36,10 @@ class BaseSparseBackbone(BaseModule):
             :attr:`essential_keys`.
         out_indices (int | Sequence[int]): Stages whose outputs are returned;
             negative indices count from the last stage. Defaults to -1.
+        out_type (str): One of :attr:`out_types`: ``'featmap'`` returns the
+            maps of ``out_indices``; any other (a pooled classification
+            output such as ``'avg_featmap'``) comes from the last stage
+            only. Defaults to ``'featmap'``.
         frozen_stages (int): -1 freezes nothing, 0 the stem, k the stem and
             stages 0..k-1 with their output norms (ResNet meaning).
             Defaults to -1.
@@ -52,15 +56,23 @@ class BaseSparseBackbone(BaseModule):
     stem_names: Tuple[str, ...] = ()
     num_stages: int = 4
     stage_strides: Tuple[int, ...] = (4, 8, 16, 32)
+    out_types: Tuple[str, ...] = ('featmap', )
 
     def __init__(self,
                  arch: Union[str, dict],
                  out_indices: Union[int, Sequence[int]] = -1,
+                 out_type: str = 'featmap',
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
                  with_cp: bool = False,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(init_cfg=copy.deepcopy(init_cfg))
+        if out_type not in self.out_types:
+            raise ValueError(f'out_type must be one of {self.out_types}, '
+                             f'got {out_type!r}')
+        if out_type != 'featmap':  # pooled outputs come from the last stage
+            out_indices = -1
+        self.out_type = out_type
         self.arch_settings = self.resolve_arch(arch)
         self.out_indices = self._normalize_out_indices(out_indices)
         if not -1 <= frozen_stages <= self.num_stages:

@@ -254,13 +254,8 @@ class DGEDeiT(_DGEStatsMixin, BaseSparseBackbone):
                  sparse_inference: bool = True,
                  fused: bool = True,
                  **kwargs) -> None:
-        if out_type not in self.out_types:
-            raise ValueError(f'out_type must be one of {self.out_types}, '
-                             f'got {out_type!r}')
-        if out_type == 'cls_token':
-            out_indices = -1
-        super().__init__(arch, out_indices=out_indices, **kwargs)
-        self.out_type = out_type
+        super().__init__(
+            arch, out_indices=out_indices, out_type=out_type, **kwargs)
         settings = self.arch_settings
         dims = settings['embed_dims']
         depth = self.num_stages
@@ -399,13 +394,8 @@ class DGEPVT(_DGEStatsMixin, BaseSparseBackbone):
                  sparse_inference: bool = True,
                  fused: bool = True,
                  **kwargs) -> None:
-        if out_type not in self.out_types:
-            raise ValueError(f'out_type must be one of {self.out_types}, '
-                             f'got {out_type!r}')
-        if out_type == 'cls_token':
-            out_indices = -1
-        super().__init__(arch, out_indices=out_indices, **kwargs)
-        self.out_type = out_type
+        super().__init__(
+            arch, out_indices=out_indices, out_type=out_type, **kwargs)
         settings = self.arch_settings
         dims = list(settings['embed_dims'])
         depths = list(settings['depths'])

@@ -298,13 +298,8 @@ class LeMeViT(BaseSparseBackbone):
                  out_indices: Union[int, Sequence[int]] = (0, 1, 2, 3),
                  fused: bool = True,
                  **kwargs) -> None:
-        if out_type not in self.out_types:
-            raise ValueError(f'out_type must be one of {self.out_types}, '
-                             f'got {out_type!r}')
-        if out_type == 'avg_featmap':
-            out_indices = -1
-        super().__init__(arch, out_indices=out_indices, **kwargs)
-        self.out_type = out_type
+        super().__init__(
+            arch, out_indices=out_indices, out_type=out_type, **kwargs)
         settings = self.arch_settings
         dims = list(settings['embed_dims'])
         depths = list(settings['depths'])

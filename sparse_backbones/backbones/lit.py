@@ -38,9 +38,9 @@ from mmcv.cnn.bricks import DropPath
 from mmengine.logging import MMLogger
 from torch.nn.init import trunc_normal_
 
-from ..layers import (Attention, Mlp, drop_path_rates, linear, merge_heads,
-                      nchw_to_nlc, nlc_to_nchw)
-from ..layers.deform import DeformableTokenMerging
+from ..layers import (Attention, DeformableTokenMerging, Mlp, drop_path_rates,
+                      linear, merge_heads, multi_head_attention, nchw_to_nlc,
+                      nlc_to_nchw)
 from ..registry import MODELS, register_module
 from .base import BaseSparseBackbone
 
@@ -102,25 +102,6 @@ def resize_bias_table(table: torch.Tensor, dst_hw: Tuple[int,
     return grid.flatten(2)[0]
 
 
-def attention_with_bias(query: torch.Tensor,
-                        key: torch.Tensor,
-                        value: torch.Tensor,
-                        bias: torch.Tensor,
-                        fused: bool = True) -> torch.Tensor:
-    """softmax(q k^T / sqrt(d) + bias) v over (B, heads, N, d) tensors.
-
-    Args:
-        bias (Tensor): (heads, N, N) additive logit bias.
-        fused (bool): ``F.scaled_dot_product_attention``; False runs the
-            explicit reference. Defaults to True.
-    """
-    if fused:
-        return F.scaled_dot_product_attention(
-            query, key, value, attn_mask=bias.to(query.dtype)[None])
-    logits = (query * query.shape[-1]**-0.5) @ key.transpose(-2, -1)
-    return (logits + bias).softmax(dim=-1) @ value
-
-
 class RelPosAttention(Attention):
     """Global self-attention with a relative position bias over the whole
     feature map (official LIT-S/M/B ``RelPosAttention``).
@@ -161,8 +142,8 @@ class RelPosAttention(Attention):
         qkv = linear(
             x, self.qkv, fused=self.fused).reshape(B, N, 3, self.num_heads, -1)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
-        out = attention_with_bias(
-            q, k, v, self.position_bias(hw_shape, index), fused=self.fused)
+        bias = self.position_bias(hw_shape, index)
+        out = multi_head_attention(q, k, v, bias=bias, fused=self.fused)
         return linear(merge_heads(out), self.proj, fused=self.fused)
 
 
@@ -400,12 +381,8 @@ class LIT(BaseSparseBackbone):
                  out_norm_indices: Sequence[int] = (0, 1, 2, 3),
                  fused: bool = True,
                  **kwargs) -> None:
-        if out_type not in self.out_types:
-            raise ValueError(f'out_type must be one of {self.out_types}, '
-                             f'got {out_type!r}')
-        if out_type == 'avg_featmap':
-            out_indices = -1
-        super().__init__(arch, out_indices=out_indices, **kwargs)
+        super().__init__(
+            arch, out_indices=out_indices, out_type=out_type, **kwargs)
         settings = self.arch_settings
         for key in ('embed_dims', 'depths', 'num_heads', 'mlp_ratios'):
             if len(settings[key]) != self.num_stages:
@@ -419,7 +396,6 @@ class LIT(BaseSparseBackbone):
         if not set(out_norm_indices) <= set(range(self.num_stages)):
             raise ValueError(f'out_norm_indices must be stage indices in '
                              f'0..3, got {out_norm_indices}')
-        self.out_type = out_type
         self.position = position
         self.pretrain_img_size = pretrain_img_size
         self.embed_dims = tuple(settings['embed_dims'])

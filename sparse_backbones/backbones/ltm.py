@@ -36,7 +36,8 @@ from mmcv.cnn.bricks.transformer import PatchEmbed, PatchMerging
 from mmengine.logging import MMLogger
 from torch.nn.init import trunc_normal_
 
-from ..layers import Attention, drop_path_rates, linear, nlc_to_nchw
+from ..layers import (Attention, drop_path_rates, linear, multi_head_attention,
+                      nlc_to_nchw)
 from ..layers.token_merge import (TokenMergeMask, check_keep_ratio, merge_macs,
                                   merge_tokens, num_merged_tokens,
                                   spread_seeds, unmerge_tokens)
@@ -275,21 +276,16 @@ class _WindowMSA(nn.Module):
             fused=self.fused).reshape(B_, N, 3, h,
                                       C // h).permute(2, 0, 3, 1, 4).unbind(0)
         bias = self.position_bias().unsqueeze(0)  # (1, h, N, N)
+        nW = 1
         if shift_mask is not None:
             bias = bias + shift_mask.unsqueeze(1)  # (nW, h, N, N)
-        if self.fused:
-            # Fold the windows into the head axis so that the (nW, h) mask
-            # broadcasts over the images: (B, nW * h, N, d).
-            nW = B_ // batch_size if shift_mask is not None else 1
-            q, k, v = (
-                t.reshape(B_ // nW, nW * h, N, C // h) for t in (q, k, v))
-            out = F.scaled_dot_product_attention(
-                q, k, v, attn_mask=bias.reshape(1, nW * h, N, N))
-            out = out.reshape(B_, h, N, C // h)
-        else:
-            attn = (q * (C // h)**-0.5) @ k.transpose(-2, -1)
-            attn = attn.view(batch_size, -1, h, N, N) + bias
-            out = attn.view(B_, h, N, N).softmax(dim=-1) @ v
+            nW = B_ // batch_size
+        # Fold the windows into the head axis so that the (nW, h) bias
+        # broadcasts over the images: (B, nW * h, N, d).
+        q, k, v = (t.reshape(B_ // nW, nW * h, N, C // h) for t in (q, k, v))
+        out = multi_head_attention(
+            q, k, v, bias=bias.reshape(1, nW * h, N, N), fused=self.fused)
+        out = out.reshape(B_, h, N, C // h)
         # (B', h, N, d) -> (B', N, C)
         return linear(
             out.transpose(1, 2).reshape(B_, N, C), self.proj, fused=self.fused)
@@ -611,13 +607,8 @@ class LTMViT(_LTMBackboneMixin, BaseSparseBackbone):
                  record_masks: bool = False,
                  fused: bool = True,
                  **kwargs) -> None:
-        if out_type not in self.out_types:
-            raise ValueError(f'out_type must be one of {self.out_types}, '
-                             f'got {out_type!r}')
-        if out_type == 'cls_token':
-            out_indices = -1
-        super().__init__(arch, out_indices=out_indices, **kwargs)
-        self.out_type = out_type
+        super().__init__(
+            arch, out_indices=out_indices, out_type=out_type, **kwargs)
         self.record_masks = record_masks
         self.last_stats = LTMStats()
         settings = self.arch_settings
@@ -827,13 +818,8 @@ class LTMSwin(_LTMBackboneMixin, BaseSparseBackbone):
                  record_masks: bool = False,
                  fused: bool = True,
                  **kwargs) -> None:
-        if out_type not in self.out_types:
-            raise ValueError(f'out_type must be one of {self.out_types}, '
-                             f'got {out_type!r}')
-        if out_type == 'avg_featmap':
-            out_indices = -1
-        super().__init__(arch, out_indices=out_indices, **kwargs)
-        self.out_type = out_type
+        super().__init__(
+            arch, out_indices=out_indices, out_type=out_type, **kwargs)
         self.record_masks = record_masks
         self.last_stats = LTMStats()
         settings = self.arch_settings

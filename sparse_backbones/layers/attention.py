@@ -13,14 +13,17 @@ def multi_head_attention(query: torch.Tensor,
                          key: torch.Tensor,
                          value: torch.Tensor,
                          scale: Optional[float] = None,
+                         bias: Optional[torch.Tensor] = None,
                          fused: bool = True) -> torch.Tensor:
-    """softmax(q k^T * scale) v over (B, heads, tokens, head_dims) tensors.
+    """softmax(q k^T * scale + bias) v over (B, heads, tokens, head_dims).
 
     Args:
         query (Tensor): (B, h, Nq, d).
         key (Tensor): (B, h, Nk, d).
         value (Tensor): (B, h, Nk, d).
         scale (float, optional): Logit scale. Defaults to ``d ** -0.5``.
+        bias (Tensor, optional): Additive logit bias broadcastable to
+            (B, h, Nq, Nk): relative positions, shifted-window masks.
         fused (bool): Use ``F.scaled_dot_product_attention``; ``False`` runs
             the explicit reference that tests hold the fused path equal to.
             Defaults to True.
@@ -29,10 +32,17 @@ def multi_head_attention(query: torch.Tensor,
         Tensor: (B, h, Nq, d).
     """
     if fused:
-        return F.scaled_dot_product_attention(query, key, value, scale=scale)
+        return F.scaled_dot_product_attention(
+            query,
+            key,
+            value,
+            attn_mask=None if bias is None else bias.to(query.dtype),
+            scale=scale)
     if scale is None:
         scale = query.shape[-1]**-0.5
     attn = (query @ key.transpose(-2, -1)) * scale
+    if bias is not None:
+        attn = attn + bias
     return attn.softmax(dim=-1) @ value
 
 

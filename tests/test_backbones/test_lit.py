@@ -7,9 +7,9 @@ import torch.nn.functional as F
 from sparse_backbones.backbones import LIT
 from sparse_backbones.backbones.lit import (AttentionBlock, MlpBlock,
                                             RelPosAttention,
-                                            attention_with_bias,
                                             relative_position_index)
-from sparse_backbones.layers import DeformableTokenMerging
+from sparse_backbones.layers import (DeformableTokenMerging,
+                                     multi_head_attention)
 from sparse_backbones.utils.complexity import count_macs, count_parameters
 
 pytestmark = pytest.mark.timeout(600)
@@ -229,7 +229,7 @@ def test_relative_attention_adds_the_bias():
     expected = ((q @ k.transpose(-2, -1)) / 8**0.5 + bias).softmax(-1) @ v
     for fused in (True, False):
         torch.testing.assert_close(
-            attention_with_bias(q, k, v, bias, fused),
+            multi_head_attention(q, k, v, bias=bias, fused=fused),
             expected,
             rtol=1e-5,
             atol=1e-5)

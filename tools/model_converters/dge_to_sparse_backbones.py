@@ -12,54 +12,22 @@ p = 0.95).
 
     python tools/model_converters/dge_to_sparse_backbones.py SRC DST
 """
-import argparse
-import os.path as osp
 import sys
-from collections import OrderedDict
-
-import torch
 
 from sparse_backbones.converters import convert_dge
-from sparse_backbones.utils import unwrap_state_dict
-
-
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('src', help='vtpack / DeiT / PVT v1 checkpoint')
-    parser.add_argument('dst', help='converted checkpoint to write')
-    parser.add_argument(
-        '--img-size',
-        type=int,
-        default=256,
-        help='input size the model is built for (its img_size); position '
-        'embeddings are resized to it (default: 256)')
-    parser.add_argument(
-        '--overwrite', action='store_true', help='replace an existing DST')
-    return parser.parse_args(argv)
+from sparse_backbones.converters.cli import parse_converter_args, run_converter
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
-    if osp.realpath(args.src) == osp.realpath(args.dst):
-        sys.exit('error: DST is the source file; write the converted '
-                 'checkpoint elsewhere')
-    if osp.exists(args.dst) and not args.overwrite:
-        sys.exit(f'error: {args.dst} exists; pass --overwrite to replace it')
-    # vtpack's main.py stores its argparse.Namespace next to the weights;
-    # allow that container and nothing else beyond tensors.
-    with torch.serialization.safe_globals([argparse.Namespace]):
-        checkpoint = torch.load(
-            args.src, map_location='cpu', weights_only=True)
-    converted = convert_dge(unwrap_state_dict(checkpoint), args.img_size)
-    state_dict = OrderedDict(
-        (k if k.startswith('head.') else f'backbone.{k}', v)
-        for k, v in converted.items())
-    torch.save(
-        dict(
-            state_dict=state_dict,
-            meta=dict(converted_from=osp.basename(args.src))), args.dst)
-    print(f'wrote {len(state_dict)} tensors to {args.dst}')
-    return 0
+    args = parse_converter_args(
+        __doc__.split('\n')[0],
+        'vtpack / DeiT / PVT v1 checkpoint',
+        argv,
+        img_size=256,
+        img_size_help='input size the model is built for (its img_size); '
+        'position embeddings are resized to it (default: 256)')
+    return run_converter(
+        args, lambda state_dict: convert_dge(state_dict, args.img_size))
 
 
 if __name__ == '__main__':

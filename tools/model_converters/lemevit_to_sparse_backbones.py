@@ -8,48 +8,16 @@ prefix='backbone.')`` of the detection and segmentation configs.
 
     python tools/model_converters/lemevit_to_sparse_backbones.py SRC DST
 """
-import argparse
-import os.path as osp
 import sys
-from collections import OrderedDict
-
-import torch
 
 from sparse_backbones.converters import convert_lemevit
-from sparse_backbones.utils import unwrap_state_dict
-
-
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('src', help='official checkpoint (timm layout)')
-    parser.add_argument('dst', help='converted checkpoint to write')
-    parser.add_argument(
-        '--overwrite', action='store_true', help='replace an existing DST')
-    return parser.parse_args(argv)
+from sparse_backbones.converters.cli import parse_converter_args, run_converter
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
-    if osp.realpath(args.src) == osp.realpath(args.dst):
-        sys.exit('error: DST is the source file; write the converted '
-                 'checkpoint elsewhere')
-    if osp.exists(args.dst) and not args.overwrite:
-        sys.exit(f'error: {args.dst} exists; pass --overwrite to replace it')
-    # timm's CheckpointSaver stores its argparse.Namespace next to the
-    # weights; allow that container and nothing else beyond tensors.
-    with torch.serialization.safe_globals([argparse.Namespace]):
-        checkpoint = torch.load(args.src, map_location='cpu',
-                                weights_only=True)
-    converted = convert_lemevit(unwrap_state_dict(checkpoint))
-    state_dict = OrderedDict(
-        (k if k.startswith('head.') else f'backbone.{k}', v)
-        for k, v in converted.items())
-    torch.save(
-        dict(
-            state_dict=state_dict,
-            meta=dict(converted_from=osp.basename(args.src))), args.dst)
-    print(f'wrote {len(state_dict)} tensors to {args.dst}')
-    return 0
+    args = parse_converter_args(
+        __doc__.split('\n')[0], 'official checkpoint (timm layout)', argv)
+    return run_converter(args, convert_lemevit)
 
 
 if __name__ == '__main__':

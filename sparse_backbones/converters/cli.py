@@ -1,0 +1,91 @@
+# Copyright (c) sparse_backbones contributors. All rights reserved.
+"""The parts every ``tools/model_converters/*.py`` script shares: argument
+parsing, safe loading of the upstream file and writing our layout."""
+import argparse
+import os.path as osp
+import pickle
+import sys
+from collections import OrderedDict
+from typing import Callable, Dict, List, Optional
+
+import torch
+
+from ..utils import unwrap_state_dict
+
+
+def parse_converter_args(description: str,
+                         src_help: str,
+                         argv: Optional[List[str]] = None,
+                         img_size: Optional[int] = None,
+                         img_size_help: str = '') -> argparse.Namespace:
+    """SRC DST [--overwrite], plus ``--img-size`` when ``img_size`` is set
+    (its default)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument('src', help=src_help)
+    parser.add_argument('dst', help='converted checkpoint to write')
+    if img_size is not None:
+        parser.add_argument(
+            '--img-size', type=int, default=img_size, help=img_size_help)
+    parser.add_argument(
+        '--overwrite', action='store_true', help='replace an existing DST')
+    return parser.parse_args(argv)
+
+
+def check_destination(src: str, dst: str, overwrite: bool) -> None:
+    """Never overwrite the source, nor an existing DST unless asked."""
+    if osp.realpath(src) == osp.realpath(dst):
+        sys.exit('error: DST is the source file; write the converted '
+                 'checkpoint elsewhere')
+    if osp.exists(dst) and not overwrite:
+        sys.exit(f'error: {dst} exists; pass --overwrite to replace it')
+
+
+def load_upstream_checkpoint(path: str) -> Dict[str, torch.Tensor]:
+    """The unwrapped state dict of an upstream checkpoint.
+
+    Loaded with ``weights_only=True``: tensors, containers and the
+    ``argparse.Namespace`` that timm / DeiT-style training scripts store next
+    to the weights. Other Python objects (e.g. a yacs config) are refused
+    with instructions, never unpickled: unpickling can run code.
+    """
+    try:
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            checkpoint = torch.load(
+                path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError as error:
+        unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+        sys.exit(
+            f'error: {path} holds Python objects besides the weights '
+            f'({", ".join(unsafe) or error}), and unpickling them can run '
+            f'code. If you trust the file, keep only its weights first (in '
+            f'an environment with those packages, e.g. yacs), then convert '
+            f'the result:\n  python -c "import torch; torch.save('
+            f'{{\'model\': torch.load(\'{path}\', weights_only=False)'
+            f'[\'model\']}}, \'weights.pth\')"')
+    return unwrap_state_dict(checkpoint)
+
+
+def save_converted(converted: Dict[str, torch.Tensor], src: str, dst: str,
+                   **meta) -> None:
+    """Write ``backbone.*`` (and ``head.*``) keys, so DST serves as
+    ``load_from`` of a classification config and as the ``Pretrained``
+    checkpoint (``prefix='backbone.'``) of detection/segmentation ones."""
+    state_dict = OrderedDict(
+        (k if k.startswith('head.') else f'backbone.{k}', v)
+        for k, v in converted.items())
+    torch.save(
+        dict(
+            state_dict=state_dict,
+            meta=dict(converted_from=osp.basename(src), **meta)), dst)
+    print(f'wrote {len(state_dict)} tensors to {dst}')
+
+
+def run_converter(args: argparse.Namespace,
+                  convert: Callable[[Dict[str, torch.Tensor]],
+                                    Dict[str, torch.Tensor]],
+                  **meta) -> int:
+    """Check paths, load, convert and save: the whole of a converter CLI."""
+    check_destination(args.src, args.dst, args.overwrite)
+    converted = convert(load_upstream_checkpoint(args.src))
+    save_converted(converted, args.src, args.dst, **meta)
+    return 0
