@@ -250,7 +250,8 @@ def header_line(result: dict, baseline: str) -> str:
             f'{settings["mode"]}, inference, warm-up {settings["warmup"]}, '
             f'{settings["repeats"]} repeats, channels-last '
             f'{"on" if settings["channels_last"] else "off"}; '
-            f'{matmul["size"]}^3 matmul: '
+            f'{matmul["size"]}^3 matmul '
+            f'({matmul.get("kernel", "torch.mm")}): '
             f'{matmul["macs_per_s"] / 1e9:.1f} G MACs/s; ratios (x) to '
             f'{baseline}')
 
