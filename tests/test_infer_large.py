@@ -153,7 +153,17 @@ def large_image(tmp_path) -> Path:
     return path
 
 
-def test_infer_large_detector_writes_image_and_geojson(tmp_path, large_image):
+@pytest.fixture
+def allocator_calls(monkeypatch):
+    """Records the tool's process-wide malloc setting instead of applying
+    it to the test process."""
+    calls = []
+    monkeypatch.setattr(tool, 'keep_freed_memory', lambda: calls.append(1))
+    return calls
+
+
+def test_infer_large_detector_writes_image_and_geojson(tmp_path, large_image,
+                                                       allocator_calls):
     ckpt = random_checkpoint(CONFIGS['det'], tmp_path, 'det')
     out_dir = tmp_path / 'out'
     # 900x700 in 512 windows with 64 overlap: x 0 388, y 0 188; each window
@@ -170,6 +180,7 @@ def test_infer_large_detector_writes_image_and_geojson(tmp_path, large_image):
         'model.test_cfg.rcnn.max_per_img=5'
     ])
     assert collection['properties']['tiles'] == 4
+    assert allocator_calls == [1]  # CPU inference keeps freed memory
     written = json.loads((out_dir / 'scene_pred.json').read_text())
     assert written == json.loads(json.dumps(collection))
     assert written['type'] == 'FeatureCollection'
@@ -186,7 +197,8 @@ def test_infer_large_detector_writes_image_and_geojson(tmp_path, large_image):
 
 
 @pytest.mark.slow  # ~40 s on 2 CPU cores; the stitching is tested above
-def test_infer_large_segmentor_writes_label_map(tmp_path, large_image):
+def test_infer_large_segmentor_writes_label_map(tmp_path, large_image,
+                                                allocator_calls):
     ckpt = random_checkpoint(CONFIGS['seg'], tmp_path, 'seg')
     out_dir = tmp_path / 'out'
     collection = tool.main([

@@ -74,6 +74,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         action='store_true',
         help='skip peak memory (on CPU one process per model)')
     parser.add_argument(
+        '--default-malloc',
+        action='store_true',
+        help="keep glibc's default malloc thresholds on CPU (by default "
+        'freed memory is kept for reuse, see '
+        'sparse_backbones/utils/allocator.py)')
+    parser.add_argument(
         '--baseline',
         default=None,
         help='model the ratios refer to (default: Swin-T if '
@@ -127,7 +133,8 @@ def main(argv: Optional[List[str]] = None) -> List[dict]:
                 matmul_size=args.matmul_size
                 or (8192 if args.device == 'cuda' else 2048),
                 mmengine_macs=args.mmengine_macs,
-                memory=not args.no_memory)
+                memory=not args.no_memory,
+                keep_freed_memory=not args.default_malloc)
             result = run_benchmark(specs, settings)
             result['command'] = 'python tools/benchmark.py ' + shlex.join(
                 sys.argv[1:] if argv is None else argv)
@@ -140,7 +147,7 @@ def main(argv: Optional[List[str]] = None) -> List[dict]:
     if args.update_readme:
         replace_marked_block(
             args.update_readme, 'benchmark',
-            readme_section(results, args.baseline, results[0].get('command')))
+            readme_section(results, args.baseline))
         print(f'updated the benchmark block of {args.update_readme}')
     elif args.from_json:
         print(readme_section(results, args.baseline))

@@ -47,6 +47,7 @@ from sparse_backbones.datasets.dota_labels import read_image, window_starts
 from sparse_backbones.demo import demo_task
 from sparse_backbones.evaluation.dota_metric import (mask_to_polygon,
                                                      merge_detections)
+from sparse_backbones.utils.allocator import keep_freed_memory
 
 # Merged detections: boxes, polygons, scores, labels (one row each).
 Detections = Dict[str, np.ndarray]
@@ -315,6 +316,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     height, width = image.shape[:2]
     windows = tile_origins(height, width, args.tile, args.overlap)
 
+    if args.device == 'cpu':
+        keep_freed_memory()  # CPU inference speed; see its docstring
     model = build_model(cfg, args.checkpoint, args.device, task)
     pipeline = build_pipeline(model.cfg, task)
     meta = config_dataset_meta(cfg, task)

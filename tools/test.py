@@ -18,9 +18,12 @@ import inspect
 import os.path as osp
 from typing import Any, Dict, List, Optional
 
+import torch
 from mmengine.config import Config, ConfigDict
 from mmengine.registry import METRICS, init_default_scope
 from mmengine.runner import Runner
+
+from sparse_backbones.utils.allocator import keep_freed_memory
 
 from _common import (  # isort: skip  (sibling module of this script)
     add_common_args, build_runner, check_dataset_paths, existing_file,
@@ -248,6 +251,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         dict: The test metrics.
     """
     args = parse_args(argv)
+    if not torch.cuda.is_available():
+        keep_freed_memory()  # CPU inference speed; see its docstring
     cfg = load_config(args)
     cfg.load_from = existing_file(args.checkpoint, 'checkpoint')
     if args.show_dir:

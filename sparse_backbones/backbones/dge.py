@@ -94,6 +94,11 @@ class _DGEStatsMixin:
             static += block.macs(hw_shape, num_extra,
                                  num_extra + hw_shape[0] * hw_shape[1])
         ratio = (dynamic / static).float()
+        if not self.training:
+            # Only the budget loss in training needs the graph; kept in
+            # eval (e.g. while counting MACs) it would hold every
+            # activation of the pass until the next one.
+            ratio, dynamic = ratio.detach(), dynamic.detach()
         self._last_stats = DGEStats(
             flops_ratio=ratio.mean(),
             sample_flops_ratio=ratio,

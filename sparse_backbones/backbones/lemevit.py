@@ -26,9 +26,9 @@ import torch.nn as nn
 from mmcv.cnn.bricks import DropPath
 from torch.nn.init import trunc_normal_
 
-from ..layers import (Attention, Mlp, drop_path_rates, linear, merge_heads,
-                      multi_head_attention, nchw_to_nlc, nlc_to_nchw,
-                      split_heads)
+from ..layers import (Attention, Mlp, conv_bn, drop_path_rates, linear,
+                      merge_heads, multi_head_attention, nchw_to_nlc,
+                      nlc_to_nchw, split_heads)
 from ..registry import MODELS, register_module
 from .base import BaseSparseBackbone
 
@@ -189,17 +189,19 @@ class _LeMeStage(nn.Module):
     """Downsampling, meta-token projection and the blocks of one stage.
 
     ``cross_meta_proj``/``cross_blocks`` exist only in the first stage;
-    ``downsample`` only after it; ``meta_proj`` only where the stage reads
-    meta tokens.
+    ``downsample`` (conv, BN) only after it; ``meta_proj`` only where the
+    stage reads meta tokens.
     """
 
     def __init__(self,
                  blocks: List[_LeMeBlock],
-                 downsample: Optional[nn.Module] = None,
+                 downsample: Optional[nn.Sequential] = None,
                  meta_proj: Optional[nn.Module] = None,
                  cross_meta_proj: Optional[nn.Module] = None,
-                 cross_blocks: Sequence[_LeMeBlock] = ()) -> None:
+                 cross_blocks: Sequence[_LeMeBlock] = (),
+                 fused: bool = True) -> None:
         super().__init__()
+        self.fused = fused
         self.cross_meta_proj = cross_meta_proj
         self.cross_blocks = nn.ModuleList(cross_blocks)
         self.downsample = downsample
@@ -210,7 +212,8 @@ class _LeMeStage(nn.Module):
                 hw_shape: Tuple[int, int], run_block
                 ) -> Tuple[torch.Tensor, torch.Tensor, Tuple[int, int]]:
         if self.downsample is not None:
-            x = self.downsample(nlc_to_nchw(x, hw_shape))
+            conv, bn = self.downsample
+            x = conv_bn(nlc_to_nchw(x, hw_shape), conv, bn, fused=self.fused)
             hw_shape = x.shape[2:]
             x = nchw_to_nlc(x)
         if self.cross_meta_proj is not None:
@@ -255,7 +258,9 @@ class LeMeViT(BaseSparseBackbone):
         fused (bool): Fast paths: attention through
             ``F.scaled_dot_product_attention`` and, for CPU inference, the
             linear layers (with bias and GELU) through one oneDNN kernel each
-            (:func:`~sparse_backbones.layers.linear`). False runs the
+            (:func:`~sparse_backbones.layers.linear`) and the stem and
+            downsampling convolutions with BN folded in
+            (:func:`~sparse_backbones.layers.conv_bn`). False runs the
             explicit reference everywhere; tests hold the two equal.
             Defaults to True.
         **kwargs: ``out_indices``, ``frozen_stages``, ``norm_eval``,
@@ -310,12 +315,15 @@ class LeMeViT(BaseSparseBackbone):
         mlp_ratio = settings.get('mlp_ratio', 4)
         cross_depth = settings['cross_depth']
         self.embed_dims = tuple(dims)
+        self.fused = fused
         classify = out_type == 'avg_featmap'
         # The last stage whose output is needed bounds what is built.
         last_stage = self.num_stages - 1 if classify else max(
             self.out_indices)
 
         # Stem: two stride-2 3x3 convs (no activation after the last BN).
+        # One Sequential, GELU included, for the official checkpoint keys;
+        # forward runs it through conv_bn.
         self.patch_embed = nn.Sequential(
             nn.Conv2d(in_channels, dims[0] // 2, 3, stride=2, padding=1),
             nn.BatchNorm2d(dims[0] // 2), nn.GELU(),
@@ -358,7 +366,8 @@ class LeMeViT(BaseSparseBackbone):
                     if reads_meta else None,
                     cross_meta_proj=_meta_projection(dims[0], dims[0])
                     if i == 0 else None,
-                    cross_blocks=cross_blocks if i == 0 else ()))
+                    cross_blocks=cross_blocks if i == 0 else (),
+                    fused=fused))
         if classify:
             self.norm = nn.BatchNorm2d(dims[-1])
             self.meta_norm = nn.LayerNorm(dims[-1])
@@ -397,7 +406,9 @@ class LeMeViT(BaseSparseBackbone):
                 f'cross-attention; got a {H}x{W} input, whose stride-8 grid '
                 f'is a single token. Make at least one side longer than 8 '
                 f'pixels (e.g. resize or pad to 32x32).')
-        x = self.patch_embed(x)
+        conv1, bn1, _, conv2, bn2 = self.patch_embed
+        x = conv_bn(x, conv1, bn1, 'gelu', fused=self.fused)
+        x = conv_bn(x, conv2, bn2, fused=self.fused)
         hw_shape = x.shape[2:]
         x = nchw_to_nlc(x)
         meta = self.meta_tokens.expand(x.shape[0], -1, -1)

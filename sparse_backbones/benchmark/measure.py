@@ -22,6 +22,11 @@ per model (:mod:`sparse_backbones.benchmark.memory` says why); on CUDA
 Efficiency is the achieved multiply-add rate of a model (MACs per image x
 images/s) divided by the rate of the reference matrix multiply on the same
 device, dtype and threads in the same run.
+
+On CPU, glibc is first told to keep freed memory
+(:func:`~sparse_backbones.utils.allocator.keep_freed_memory`), as a tuned
+deployment would; otherwise page faults on large activations, not the
+models, dominate some timings.
 """
 import dataclasses
 import platform
@@ -37,6 +42,7 @@ import torch
 import torch.nn as nn
 
 from ..layers.linear import _FUSED_KERNEL
+from ..utils.allocator import freed_memory_kept, keep_freed_memory
 from ..utils.complexity import (count_macs, count_macs_mmengine,
                                 count_parameters)
 from .memory import measure_in_subprocess
@@ -66,6 +72,9 @@ class Settings:
         mmengine_macs: Also count with mmengine's tracing counter.
         memory: Measure peak memory (on CPU in one fresh process per
             model, see :mod:`sparse_backbones.benchmark.memory`).
+        keep_freed_memory: On CPU, have glibc keep freed memory for reuse
+            (:func:`~sparse_backbones.utils.allocator.keep_freed_memory`,
+            process-wide) before timing.
     """
     size: int = 224
     mode: str = 'cls'
@@ -80,6 +89,7 @@ class Settings:
     matmul_size: int = 2048
     mmengine_macs: bool = False
     memory: bool = True
+    keep_freed_memory: bool = True
 
     def check(self) -> None:
         """Raise a ValueError naming the first bad setting."""
@@ -156,7 +166,9 @@ def environment(settings: Settings) -> Dict[str, object]:
         threads=torch.get_num_threads(),
         torch=torch.__version__,
         python=platform.python_version(),
-        dtype='float16 (autocast)' if settings.amp else 'float32')
+        dtype='float16 (autocast)' if settings.amp else 'float32',
+        malloc=('freed memory kept' if freed_memory_kept() else 'default')
+        if settings.device == 'cpu' else None)
 
 
 # ----------------------------------------------------------------- memory
@@ -291,6 +303,14 @@ def run_benchmark(specs: Sequence[ModelSpec],
         by_name[name].images_per_s.clear()
         del models[name]
 
+    # Only now: the building and counting above interleave long-lived
+    # parameters with transient activations, which in a heap that keeps
+    # freed memory fragments it (at 512 px the 31 default models then
+    # outgrew 24 GB).
+    if device == 'cpu' and settings.keep_freed_memory and \
+            not keep_freed_memory():
+        print('glibc malloc not found: large tensors may be page-faulted '
+              'anew on every forward pass', file=sys.stderr)
     matmul_seconds = []
     with torch.inference_mode(), autocast:
         matmul_kernel, matmul = _fastest_gemm(left, right, device)

@@ -3,20 +3,20 @@
 
 The resident set size shows a forward pass's peak only if large tensors are
 mapped and unmapped as they come and go. In the benchmark process they are
-not: glibc keeps freed memory in its heap (raising its mmap threshold after
-large frees) and the models measured before, and the MAC counter's autograd
-pass, leave plenty of it, which later forward passes reuse without the RSS
-moving. So each model is measured in its own process that fixes glibc's
-thresholds first (every tensor above 64 KiB is then mapped on allocation
-and returned on free) and reports the peak RSS of one forward pass above
-the RSS before it (after one settling pass)::
+not: glibc keeps freed memory in its heap (told to, for speed, see
+:mod:`sparse_backbones.utils.allocator`) and the models measured before,
+and the MAC counter's autograd pass, leave plenty of it, which later
+forward passes reuse without the RSS moving. So each model is measured in
+its own process that fixes glibc's thresholds first (every tensor above
+64 KiB is then mapped on allocation and returned on free) and reports the
+peak RSS of one forward pass above the RSS before it (after one settling
+pass)::
 
     python -m sparse_backbones.benchmark.memory '{"cfg": {...}, "batch": 16,
         "size": 224, "threads": 2, "channels_last": false}'
 
 prints ``{"peak_memory_mb": ...}`` as its last line.
 """
-import ctypes
 import json
 import os
 import os.path as osp
@@ -27,16 +27,7 @@ from typing import Optional
 
 import torch
 
-
-def return_freed_memory_to_os() -> bool:
-    """Fix glibc's malloc thresholds so large blocks are mapped on
-    allocation and unmapped on free; False where glibc is not available."""
-    try:
-        libc = ctypes.CDLL('libc.so.6')
-        # M_TRIM_THRESHOLD = -1, M_MMAP_THRESHOLD = -3 (malloc.h).
-        return bool(libc.mallopt(-3, 1 << 16) and libc.mallopt(-1, 1 << 16))
-    except (OSError, AttributeError):
-        return False
+from ..utils.allocator import return_freed_memory_to_os
 
 
 def _proc_status_kb(field: str) -> int:

@@ -7,6 +7,7 @@ import torch
 import torch.nn as nn
 from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
+from ..layers.conv import _FUSED_KERNEL as _FUSED_CONV
 from ..layers.linear import _FUSED_KERNEL
 
 
@@ -18,14 +19,23 @@ def _fused_linear_flops(input_shape, weight_shape, *args, **kwargs) -> int:
     return 2 * math.prod(input_shape[:-1]) * weight_shape[0] * weight_shape[1]
 
 
+def _fused_conv_flops(input_shape, weight_shape, *args, out_shape,
+                      **kwargs) -> int:
+    # weight: (C_out, C_in / groups, kh, kw); every output element costs
+    # one product per weight of its filter.
+    return 2 * math.prod(out_shape) * math.prod(weight_shape[1:])
+
+
 # torch's counter knows the CUDA attention kernels but not the CPU one that
 # F.scaled_dot_product_attention dispatches to on CPU, nor the oneDNN linear
-# kernel of sparse_backbones.layers.linear.
+# and convolution kernels of sparse_backbones.layers.
 _EXTRA_FORMULAS = {
     torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _sdpa_flops,
 }
 if _FUSED_KERNEL is not None:
     _EXTRA_FORMULAS[_FUSED_KERNEL] = _fused_linear_flops
+if _FUSED_CONV is not None:
+    _EXTRA_FORMULAS[_FUSED_CONV] = _fused_conv_flops
 
 
 def register_flop_formula(op):

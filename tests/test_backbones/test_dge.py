@@ -219,6 +219,20 @@ def test_stats_are_reset_by_every_forward():
         model.last_stats
 
 
+def test_eval_stats_hold_no_graph():
+    """In eval the stats are detached even with autograd on (MAC counting
+    runs so): kept with their graph they would pin every activation of the
+    pass; in training the budget loss needs that graph."""
+    model = DGEPVT(PVT).eval()
+    model(torch.rand(2, 3, 64, 64))
+    stats = model.last_stats
+    assert stats.flops_ratio.grad_fn is None
+    assert stats.dynamic_macs.grad_fn is None
+    model.train()
+    model(torch.rand(2, 3, 64, 64))
+    assert model.last_stats.flops_ratio.grad_fn is not None
+
+
 @pytest.mark.parametrize('budget', [0., -0.2, 1.01, 2])
 def test_budget_outside_0_1_is_rejected(budget):
     with pytest.raises(ValueError, match=r'budget .* \(0, 1\]'):
