@@ -11,7 +11,7 @@ from .linear import linear
 # On CPU the flash kernel's blocking costs more than it saves over few keys
 # (windows, meta tokens, the last stage): the explicit products run
 # 1.2-2.8x faster at <= 64 keys (2-core EPYC, batch 16), and their logits
-# are then no bigger than twice the queries.
+# stay small (at most 64 per query and head).
 CPU_EXPLICIT_MAX_KEYS = 64
 
 
