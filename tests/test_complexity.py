@@ -48,3 +48,19 @@ def test_get_flops_tool(repo_root):
     assert result.returncode == 0, result.stderr[-2000:]
     assert 'params: 8.31 M' in result.stdout  # backbone: 8,635,816 - head
     assert 'MACs: 1.95 G' in result.stdout
+
+
+def test_counting_restores_trainable_flags_and_keeps_no_graph():
+    arch = dict(embed_dims=[32, 64, 96, 128], depths=[1, 1, 1, 1],
+                cross_depth=1)
+    model = LeMeViT(arch).train()
+    model.patch_embed.requires_grad_(False)  # a partly frozen model
+    flags = {name: p.requires_grad for name, p in model.named_parameters()}
+    outputs = []
+    model.stages[-1].register_forward_hook(
+        lambda module, inputs, out: outputs.append(out[0]))
+    count_macs(model, (1, 3, 64, 64))
+    assert outputs[0].grad_fn is None  # no graph pins the activations
+    assert model.training
+    assert {n: p.requires_grad
+            for n, p in model.named_parameters()} == flags

@@ -71,9 +71,12 @@ def count_macs(model: nn.Module,
     Counted by torch's dispatcher-level counter, which sees every matrix
     product including those inside ``scaled_dot_product_attention`` (the
     fvcore-style counters of mmengine/calflops miss these). It runs with
-    autograd on: the counter's module tracker fails on parameters seen under
-    ``no_grad``. Norms and activations are not counted, as in the papers'
-    figures.
+    autograd on (the counter's module tracker fails on parameters seen under
+    ``no_grad``) but with the parameters frozen for the pass, so that no
+    graph holds the activations: at 1024 px LIT-B's would exceed 20 GB.
+    Frozen models take the fused inference kernels, whose registered
+    formulas count as much as the reference ops (tested). Norms and
+    activations are not counted, as in the papers' figures.
 
     Args:
         model (nn.Module): The model; its training mode is restored.
@@ -91,13 +94,16 @@ def count_macs(model: nn.Module,
     if inputs is None:
         inputs = torch.zeros(*input_shape)
     was_training = model.training
-    model.eval()
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    model.eval().requires_grad_(False)
     counter = FlopCounterMode(display=False, custom_mapping=_EXTRA_FORMULAS)
     try:
         with counter:
             model(inputs)
     finally:
         model.train(was_training)
+        for param in trainable:
+            param.requires_grad_(True)
     return counter.get_total_flops() // 2
 
 
