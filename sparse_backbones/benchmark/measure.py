@@ -303,10 +303,8 @@ def run_benchmark(specs: Sequence[ModelSpec],
         by_name[name].images_per_s.clear()
         del models[name]
 
-    # Only now: the building and counting above interleave long-lived
-    # parameters with transient activations, which in a heap that keeps
-    # freed memory fragments it (at 512 px the 31 default models then
-    # outgrew 24 GB).
+    # Only now, after building and counting: what they freed is given
+    # back first instead of staying resident for the whole run.
     if device == 'cpu' and settings.keep_freed_memory and \
             not keep_freed_memory():
         print('glibc malloc not found: large tensors may be page-faulted '

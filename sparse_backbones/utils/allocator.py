@@ -44,9 +44,8 @@ def keep_freed_memory() -> bool:
     so setup work before inference does not stay resident. Afterwards the
     resident memory stays near the run's peak instead of falling between
     forward passes. Larger blocks are still mapped per use: they are rare,
-    costly to keep (in one process that runs many models at 1024 px, a
-    heap holding them fragmented past 24 GB) and cheap to fault relative
-    to the work done on them.
+    cheap to fault relative to the work done on them, and a heap that kept
+    them could grow with each differently sized one.
     """
     global _current
     try:
