@@ -4,18 +4,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .linear import find_onednn_op
 
-def _find_fused_kernel():
-    """oneDNN's convolution + bias (+ activation) kernel, if available."""
-    if not torch.backends.mkldnn.is_available():
-        return None
-    try:
-        return torch.ops.mkldnn._convolution_pointwise
-    except (AttributeError, RuntimeError):
-        return None
-
-
-_FUSED_KERNEL = _find_fused_kernel()
+# convolution + bias (+ activation)
+_FUSED_KERNEL = find_onednn_op('_convolution_pointwise')
 
 
 def _can_fold(x: torch.Tensor, conv: nn.Conv2d, bn: nn.BatchNorm2d) -> bool:

@@ -5,17 +5,19 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
-def _find_fused_kernel():
-    """oneDNN's linear + bias (+ activation) kernel, if this torch has it."""
+def find_onednn_op(name: str):
+    """``torch.ops.mkldnn.<name>`` (oneDNN's fused inference kernels, the
+    ones inductor uses), or None if this torch lacks it."""
     if not torch.backends.mkldnn.is_available():
         return None
     try:
-        return torch.ops.mkldnn._linear_pointwise
+        return getattr(torch.ops.mkldnn, name)
     except (AttributeError, RuntimeError):
         return None
 
 
-_FUSED_KERNEL = _find_fused_kernel()
+# linear + bias (+ activation)
+_FUSED_KERNEL = find_onednn_op('_linear_pointwise')
 
 
 def linear(x: torch.Tensor,
