@@ -229,12 +229,18 @@ def _prepare(spec: ModelSpec, settings: Settings,
     return model, result
 
 
-def _fastest_gemm(left: torch.Tensor, right: torch.Tensor,
-                  device: str) -> Tuple[str, Callable[[], object]]:
+def _fastest_gemm(
+        left: torch.Tensor, right: torch.Tensor, device: str
+) -> Tuple[str, Callable[[], object], Dict[str, float]]:
     """The machine's reference rate: the faster of ``torch.mm`` and, on CPU
     in fp32, oneDNN's linear kernel (which the fused layers use, and which
     runs large GEMMs about 3x faster than ``torch.mm`` on some CPUs), so
-    that efficiency is measured against the best GEMM the device offers."""
+    that efficiency is measured against the best GEMM the device offers.
+
+    Returns:
+        tuple: the fastest kernel's name, a call of it, and the MACs/s of
+        every candidate from its best warm-up run (for the table header).
+    """
     candidates = {'torch.mm': lambda: torch.mm(left, right)}
     if device == 'cpu' and left.dtype == torch.float32 and \
             _FUSED_KERNEL is not None:
@@ -246,7 +252,8 @@ def _fastest_gemm(left: torch.Tensor, right: torch.Tensor,
         run()  # warm-up
         best[name] = min(_timed(run, device) for _ in range(3))
     name = min(best, key=best.get)
-    return name, candidates[name]
+    rates = {k: left.shape[0]**3 / seconds for k, seconds in best.items()}
+    return name, candidates[name], rates
 
 
 def matmul_macs_per_s(seconds: Sequence[float], size: int) -> float:
@@ -311,7 +318,8 @@ def run_benchmark(specs: Sequence[ModelSpec],
               'anew on every forward pass', file=sys.stderr)
     matmul_seconds = []
     with torch.inference_mode(), autocast:
-        matmul_kernel, matmul = _fastest_gemm(left, right, device)
+        matmul_kernel, matmul, kernel_rates = _fastest_gemm(
+            left, right, device)
         for name in list(models):
             try:
                 for _ in range(settings.warmup):
@@ -349,6 +357,7 @@ def run_benchmark(specs: Sequence[ModelSpec],
         matmul=dict(
             size=settings.matmul_size,
             kernel=matmul_kernel,
+            kernel_rates=kernel_rates,
             seconds=matmul_seconds,
             macs_per_s=matmul_macs_per_s(matmul_seconds,
                                          settings.matmul_size)),

@@ -257,8 +257,20 @@ def header_line(result: dict, baseline: str) -> str:
             f'{"on" if settings["channels_last"] else "off"}'
             f'{_malloc_note(env)}; {matmul["size"]}^3 matmul '
             f'({matmul.get("kernel", "torch.mm")}): '
-            f'{matmul["macs_per_s"] / 1e9:.1f} G MACs/s; ratios (x) to '
-            f'{baseline}')
+            f'{matmul["macs_per_s"] / 1e9:.1f} G MACs/s'
+            f'{_other_kernels_note(matmul)}; ratios (x) to {baseline}')
+
+
+def _other_kernels_note(matmul: dict) -> str:
+    """The slower reference candidates (runs saved before they were
+    recorded have none)."""
+    others = {
+        name: rate
+        for name, rate in matmul.get('kernel_rates', {}).items()
+        if name != matmul.get('kernel')
+    }
+    return ''.join(f' ({name}: {rate / 1e9:.0f})'
+                   for name, rate in others.items())
 
 
 def to_markdown(result: dict,
