@@ -15,3 +15,23 @@ def _seed():
 @pytest.fixture(scope='session')
 def repo_root() -> str:
     return REPO_ROOT
+
+
+@pytest.fixture
+def count_calls(monkeypatch):
+    """``count_calls(owner, name)`` wraps ``owner.name`` for the test and
+    returns the list that each call appends to (which kernel a path took).
+    """
+
+    def install(owner, name: str) -> list:
+        calls = []
+        original = getattr(owner, name)
+
+        def spy(*args, **kwargs):
+            calls.append(1)
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(owner, name, spy)
+        return calls
+
+    return install

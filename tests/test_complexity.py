@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+import torch.nn as nn
 
 from sparse_backbones.backbones import LeMeViT
 from sparse_backbones.utils.complexity import count_macs
@@ -64,3 +65,15 @@ def test_counting_restores_trainable_flags_and_keeps_no_graph():
     assert model.training
     assert {n: p.requires_grad
             for n, p in model.named_parameters()} == flags
+
+
+def test_counting_a_model_whose_train_returns_none():
+
+    class NoneFromTrain(nn.Linear):
+
+        def train(self, mode=True):  # as mmpretrain's SwinTransformer
+            super().train(mode)
+
+    model = NoneFromTrain(4, 3)
+    assert count_macs(model, (2, 4)) == 2 * 4 * 3
+    assert model.training and model.weight.requires_grad

@@ -90,10 +90,18 @@ def test_config_builds_and_channels_match_backbone(path):
         assert out_channels == (320, )
         assert model.head.fc.in_features == 320
         assert model.head.fc.out_features == 30
-    if path.endswith('lemevit_maskrcnn.py'):
-        assert out_channels == (64, 128, 192, 320)
+    if cfg.default_scope == 'mmpretrain':
+        # from _base_/models/classifier.py and _base_/cls_runtime.py
+        assert cfg.model.neck is None
+        assert cfg.model.head.loss.label_smooth_val == 0.1
+        assert cfg.default_hooks.checkpoint.interval == 10
+    if cfg.default_scope == 'mmdet':
+        # from _base_/models/mask_rcnn.py
         assert model.roi_head.bbox_head.num_classes == 15
         assert model.roi_head.mask_head.num_classes == 15
+        assert cfg.model.test_cfg.rcnn.max_per_img == 300
+    if path.endswith('lemevit_maskrcnn.py'):
+        assert out_channels == (64, 128, 192, 320)
     if 'upernet' in path:
         assert model.auxiliary_head.in_channels == out_channels[2]
 

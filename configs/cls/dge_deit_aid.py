@@ -2,12 +2,11 @@
 # 256x256 input (the reference's: 16x16 patches = 4x4 regions of 4x4), budget
 # 0.5 (budget loss lambda (flops_ratio - 0.5)^2, lambda 1), 8 GPUs x 64.
 _base_ = [
+    '../_base_/models/classifier.py',
     '../_base_/datasets/aid.py',
     '../_base_/schedules/cls_adamw_cosine_100e.py',
-    'mmpretrain::_base_/default_runtime.py',
+    '../_base_/cls_runtime.py',
 ]
-custom_imports = dict(imports=['sparse_backbones'], allow_failed_imports=False)
-
 model = dict(
     # ImageClassifier + the backbone's budget loss and the logged
     # flops_ratio (sparse_backbones/models).
@@ -23,13 +22,7 @@ model = dict(
         # tools/model_converters/dge_to_sparse_backbones.py):
         # dict(type='Pretrained', checkpoint=..., prefix='backbone.').
         init_cfg=None),
-    neck=None,
-    head=dict(
-        type='LinearClsHead',
-        num_classes=30,
-        in_channels=192,
-        loss=dict(
-            type='LabelSmoothLoss', label_smooth_val=0.1, mode='original')),
+    head=dict(num_classes=30, in_channels=192),
     aux_losses=dict(
         loss_budget=dict(type='BudgetLoss', budget=0.5, loss_weight=1.0)))
 
@@ -77,5 +70,3 @@ optim_wrapper = dict(
 # Mean realised FLOPs ratio over the validation/test set
 # (val/flops_ratio); training logs it per iteration (flops_ratio).
 custom_hooks = [dict(type='sparse_backbones.FLOPsRatioHook')]
-default_hooks = dict(
-    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3))

@@ -1,14 +1,12 @@
 # LeMeViT-tiny scene classification on AID (30 classes, 20 % train split),
 # 224x224 input, 8 GPUs x 64 images.
 _base_ = [
+    '../_base_/models/classifier.py',
     '../_base_/datasets/aid.py',
     '../_base_/schedules/cls_adamw_cosine_100e.py',
-    'mmpretrain::_base_/default_runtime.py',
+    '../_base_/cls_runtime.py',
 ]
-custom_imports = dict(imports=['sparse_backbones'], allow_failed_imports=False)
-
 model = dict(
-    type='ImageClassifier',
     backbone=dict(
         type='sparse_backbones.LeMeViT',
         arch='tiny',
@@ -19,13 +17,4 @@ model = dict(
         # ImageNet weights: dict(type='Pretrained', checkpoint=...,
         # prefix='backbone.') (convert with tools/model_converters).
         init_cfg=None),
-    neck=None,
-    head=dict(
-        type='LinearClsHead',
-        num_classes=30,
-        in_channels=320,
-        loss=dict(
-            type='LabelSmoothLoss', label_smooth_val=0.1, mode='original')))
-
-default_hooks = dict(
-    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3))
+    head=dict(num_classes=30, in_channels=320))

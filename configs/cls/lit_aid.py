@@ -1,14 +1,12 @@
 # LIT-S scene classification on AID (30 classes, 20 % train split),
 # 224x224 input, 8 GPUs x 64 images.
 _base_ = [
+    '../_base_/models/classifier.py',
     '../_base_/datasets/aid.py',
     '../_base_/schedules/cls_adamw_cosine_100e.py',
-    'mmpretrain::_base_/default_runtime.py',
+    '../_base_/cls_runtime.py',
 ]
-custom_imports = dict(imports=['sparse_backbones'], allow_failed_imports=False)
-
 model = dict(
-    type='ImageClassifier',
     backbone=dict(
         type='sparse_backbones.LIT',
         arch='s',
@@ -19,13 +17,7 @@ model = dict(
         # ImageNet weights: dict(type='Pretrained', checkpoint=...,
         # prefix='backbone.') (convert with tools/model_converters).
         init_cfg=None),
-    neck=None,
-    head=dict(
-        type='LinearClsHead',
-        num_classes=30,
-        in_channels=768,
-        loss=dict(
-            type='LabelSmoothLoss', label_smooth_val=0.1, mode='original')))
+    head=dict(num_classes=30, in_channels=768))
 
 optim_wrapper = dict(
     # The official recipe clips gradients at 5.
@@ -44,6 +36,3 @@ optim_wrapper = dict(
             'pos_embed': dict(decay_mult=0.),
             'cls_token': dict(decay_mult=0.),
         }))
-
-default_hooks = dict(
-    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3))

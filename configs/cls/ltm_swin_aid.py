@@ -12,14 +12,12 @@
 # cross-entropy) use one option: --cfg-options model.head.ib_loss=None
 # (the hook then does nothing).
 _base_ = [
+    '../_base_/models/classifier.py',
     '../_base_/datasets/aid.py',
     '../_base_/schedules/cls_adamw_cosine_100e.py',
-    'mmpretrain::_base_/default_runtime.py',
+    '../_base_/cls_runtime.py',
 ]
-custom_imports = dict(imports=['sparse_backbones'], allow_failed_imports=False)
-
 model = dict(
-    type='ImageClassifier',
     backbone=dict(
         type='sparse_backbones.LTMSwin',
         arch='tiny',
@@ -32,16 +30,10 @@ model = dict(
         # only the mask modules (merge.*) start fresh:
         # dict(type='Pretrained', checkpoint=..., prefix='backbone.').
         init_cfg=None),
-    neck=None,
     head=dict(
         type='sparse_backbones.LTMIBClsHead',
         num_classes=30,
         in_channels=768,
-        loss=dict(
-            type='LabelSmoothLoss', label_smooth_val=0.1, mode='original'),
         ib_loss=dict(type='sparse_backbones.LTMIBLoss', loss_weight=0.1)))
 
 custom_hooks = [dict(type='sparse_backbones.LTMIBHook', start_ratio=0.3)]
-
-default_hooks = dict(
-    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3))

@@ -7,14 +7,12 @@
 # backbone's default, 0.75, gives 4.19 G. configs/cls/ltm_swin_aid.py shows
 # the optional IB training term.
 _base_ = [
+    '../_base_/models/classifier.py',
     '../_base_/datasets/aid.py',
     '../_base_/schedules/cls_adamw_cosine_100e.py',
-    'mmpretrain::_base_/default_runtime.py',
+    '../_base_/cls_runtime.py',
 ]
-custom_imports = dict(imports=['sparse_backbones'], allow_failed_imports=False)
-
 model = dict(
-    type='ImageClassifier',
     backbone=dict(
         type='sparse_backbones.LTMViT',
         arch='small',
@@ -27,13 +25,4 @@ model = dict(
         # host part; only the mask modules (merge.*) start fresh:
         # dict(type='Pretrained', checkpoint=..., prefix='backbone.').
         init_cfg=None),
-    neck=None,
-    head=dict(
-        type='LinearClsHead',
-        num_classes=30,
-        in_channels=384,
-        loss=dict(
-            type='LabelSmoothLoss', label_smooth_val=0.1, mode='original')))
-
-default_hooks = dict(
-    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3))
+    head=dict(num_classes=30, in_channels=384))

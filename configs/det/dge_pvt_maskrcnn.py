@@ -4,14 +4,11 @@
 # patch, difficult objects ignored. The budget loss is added to the
 # detector's losses (DynamicMaskRCNN) and val/flops_ratio is logged.
 _base_ = [
-    'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
+    '../_base_/models/mask_rcnn.py',
     '../_base_/datasets/dota.py',
     '../_base_/schedules/det_adamw_1x.py',
     'mmdet::_base_/default_runtime.py',
 ]
-custom_imports = dict(imports=['sparse_backbones'], allow_failed_imports=False)
-
-num_classes = 15
 model = dict(
     type='sparse_backbones.DynamicMaskRCNN',
     aux_losses=dict(
@@ -32,13 +29,7 @@ model = dict(
         # prefix='backbone.') (convert with tools/model_converters).
         init_cfg=None),
     # DGE-PVT stage widths at strides 4/8/16/32.
-    neck=dict(in_channels=[64, 128, 320, 512]),
-    roi_head=dict(
-        bbox_head=dict(num_classes=num_classes),
-        mask_head=dict(num_classes=num_classes)),
-    # Dense scenes (harbours, parking lots) hold far more than mmdet's
-    # default of 100 objects per patch.
-    test_cfg=dict(rcnn=dict(max_per_img=300)))
+    neck=dict(in_channels=[64, 128, 320, 512]))
 
 # Routers at 10x the base LR, as configs/cls/dge_deit_aid.py explains;
 # no decay on the cls token and position embeddings.

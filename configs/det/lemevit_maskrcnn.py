@@ -3,14 +3,11 @@
 # schedule, 8 GPUs x 2 images. Evaluation: VOC07 11-point mAP at IoU 0.5 per
 # patch, difficult objects ignored.
 _base_ = [
-    'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
+    '../_base_/models/mask_rcnn.py',
     '../_base_/datasets/dota.py',
     '../_base_/schedules/det_adamw_1x.py',
     'mmdet::_base_/default_runtime.py',
 ]
-custom_imports = dict(imports=['sparse_backbones'], allow_failed_imports=False)
-
-num_classes = 15
 model = dict(
     backbone=dict(
         _delete_=True,
@@ -25,10 +22,4 @@ model = dict(
         # prefix='backbone.') (convert with tools/model_converters).
         init_cfg=None),
     # LeMeViT-tiny stage widths at strides 4/8/16/32.
-    neck=dict(in_channels=[64, 128, 192, 320]),
-    roi_head=dict(
-        bbox_head=dict(num_classes=num_classes),
-        mask_head=dict(num_classes=num_classes)),
-    # Dense scenes (harbours, parking lots) hold far more than mmdet's
-    # default of 100 objects per patch.
-    test_cfg=dict(rcnn=dict(max_per_img=300)))
+    neck=dict(in_channels=[64, 128, 192, 320]))

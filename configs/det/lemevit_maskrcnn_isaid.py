@@ -1,18 +1,15 @@
 # Mask R-CNN + FPN with a LeMeViT-tiny backbone on iSAID (800x800 patches,
 # overlap 200, 15 categories), 1x AdamW schedule, 8 GPUs x 2 images:
 # lemevit_maskrcnn.py's model on another dataset base file. COCO bbox and
-# segm AP on the val patches.
+# segm AP on the val patches. The model base's 15 classes are the real
+# categories: sparse_backbones.ISAIDDataset leaves out mmdet's dummy
+# 'background' class, which has no annotation.
 _base_ = [
-    'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
+    '../_base_/models/mask_rcnn.py',
     '../_base_/datasets/isaid.py',
     '../_base_/schedules/det_adamw_1x.py',
     'mmdet::_base_/default_runtime.py',
 ]
-custom_imports = dict(imports=['sparse_backbones'], allow_failed_imports=False)
-
-# The 15 real categories: sparse_backbones.ISAIDDataset leaves out mmdet's
-# dummy 'background' class, which has no annotation.
-num_classes = 15
 model = dict(
     backbone=dict(
         _delete_=True,
@@ -27,10 +24,4 @@ model = dict(
         # prefix='backbone.') (convert with tools/model_converters).
         init_cfg=None),
     # LeMeViT-tiny stage widths at strides 4/8/16/32.
-    neck=dict(in_channels=[64, 128, 192, 320]),
-    roi_head=dict(
-        bbox_head=dict(num_classes=num_classes),
-        mask_head=dict(num_classes=num_classes)),
-    # Dense scenes (harbours, parking lots) hold far more than mmdet's
-    # default of 100 objects per patch.
-    test_cfg=dict(rcnn=dict(max_per_img=300)))
+    neck=dict(in_channels=[64, 128, 192, 320]))

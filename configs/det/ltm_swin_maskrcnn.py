@@ -4,14 +4,11 @@
 # patch, difficult objects ignored. Keep ratio 0.7 in every 7x7 window (see
 # configs/cls/ltm_swin_aid.py); maps are padded to the window as Swin does.
 _base_ = [
-    'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
+    '../_base_/models/mask_rcnn.py',
     '../_base_/datasets/dota.py',
     '../_base_/schedules/det_adamw_1x.py',
     'mmdet::_base_/default_runtime.py',
 ]
-custom_imports = dict(imports=['sparse_backbones'], allow_failed_imports=False)
-
-num_classes = 15
 model = dict(
     backbone=dict(
         _delete_=True,
@@ -28,10 +25,4 @@ model = dict(
         # dict(type='Pretrained', checkpoint=..., prefix='backbone.').
         init_cfg=None),
     # LTM-Swin-T stage widths at strides 4/8/16/32.
-    neck=dict(in_channels=[96, 192, 384, 768]),
-    roi_head=dict(
-        bbox_head=dict(num_classes=num_classes),
-        mask_head=dict(num_classes=num_classes)),
-    # Dense scenes (harbours, parking lots) hold far more than mmdet's
-    # default of 100 objects per patch.
-    test_cfg=dict(rcnn=dict(max_per_img=300)))
+    neck=dict(in_channels=[96, 192, 384, 768]))

@@ -26,7 +26,8 @@ from ..utils.checkpoint import unwrap_state_dict
 class BaseSparseBackbone(BaseModule):
     """Base class of the hierarchical backbones of sparse_backbones.
 
-    Subclasses define :attr:`arch_zoo`, :attr:`essential_keys` and
+    Subclasses define :attr:`arch_zoo`, :attr:`essential_keys`,
+    :attr:`per_stage_keys` (arch keys with one value per stage) and
     :attr:`stem_names` (attributes holding the stem's modules and
     parameters), and build ``self.stages`` (an ``nn.ModuleList`` whose items
     have a ``blocks`` ``nn.ModuleList``) in ``__init__``.
@@ -53,6 +54,7 @@ class BaseSparseBackbone(BaseModule):
     """
     arch_zoo: Dict[str, dict] = {}
     essential_keys: Tuple[str, ...] = ()
+    per_stage_keys: Tuple[str, ...] = ()
     stem_names: Tuple[str, ...] = ()
     num_stages: int = 4
     stage_strides: Tuple[int, ...] = (4, 8, 16, 32)
@@ -95,15 +97,20 @@ class BaseSparseBackbone(BaseModule):
                     f'{sorted(set(cls.arch_zoo))} or pass a dict with the '
                     f'keys {sorted(cls.essential_keys)}')
             return copy.deepcopy(cls.arch_zoo[key])
-        if isinstance(arch, dict):
-            missing = set(cls.essential_keys) - set(arch)
-            if missing:
-                raise KeyError(f'Custom arch of {cls.__name__} needs a dict '
-                               f'with keys {sorted(cls.essential_keys)}; '
-                               f'missing {sorted(missing)}')
-            return copy.deepcopy(arch)
-        raise TypeError(f'arch must be a str or a dict, got '
-                        f'{type(arch).__name__}')
+        if not isinstance(arch, dict):
+            raise TypeError(f'arch must be a str or a dict, got '
+                            f'{type(arch).__name__}')
+        missing = set(cls.essential_keys) - set(arch)
+        if missing:
+            raise KeyError(f'Custom arch of {cls.__name__} needs a dict '
+                           f'with keys {sorted(cls.essential_keys)}; '
+                           f'missing {sorted(missing)}')
+        for key in cls.per_stage_keys:
+            if key in arch and len(arch[key]) != cls.num_stages:
+                raise ValueError(
+                    f'{cls.__name__} arch needs {cls.num_stages} values of '
+                    f'{key!r} (one per stage), got {arch[key]}')
+        return copy.deepcopy(arch)
 
     def _normalize_out_indices(
             self, out_indices: Union[int, Sequence[int]]) -> Tuple[int, ...]:

@@ -385,6 +385,8 @@ class DGEPVT(_DGEStatsMixin, BaseSparseBackbone):
     }
     # yapf: enable
     essential_keys = ('embed_dims', 'depths', 'num_heads')
+    per_stage_keys = ('embed_dims', 'depths', 'num_heads', 'mlp_ratios',
+                      'sr_ratios')
     stem_names = ('patch_embed', 'pos_embed')
     out_types = ('featmap', 'cls_token')
 
@@ -407,14 +409,6 @@ class DGEPVT(_DGEStatsMixin, BaseSparseBackbone):
         heads = list(settings['num_heads'])
         mlp_ratios = list(settings.get('mlp_ratios', (8, 8, 4, 4)))
         sr_ratios = list(settings.get('sr_ratios', (8, 4, 2, 1)))
-        for name, values in dict(
-                embed_dims=dims,
-                depths=depths,
-                num_heads=heads,
-                mlp_ratios=mlp_ratios,
-                sr_ratios=sr_ratios).items():
-            if len(values) != self.num_stages:
-                raise ValueError(f'DGEPVT arch needs 4 {name}, got {values}')
         self.embed_dims = tuple(dims)
         last = self.num_stages - 1 if out_type == 'cls_token' else max(
             self.out_indices)

@@ -290,6 +290,7 @@ class LeMeViT(BaseSparseBackbone):
     }
     # yapf: enable
     essential_keys = ('embed_dims', 'depths', 'cross_depth')
+    per_stage_keys = ('embed_dims', 'depths')
     stem_names = ('patch_embed', 'meta_tokens')
     stage_kinds = (DUAL, DUAL, STANDARD, STANDARD)
     out_types = ('featmap', 'avg_featmap')
@@ -308,9 +309,6 @@ class LeMeViT(BaseSparseBackbone):
         settings = self.arch_settings
         dims = list(settings['embed_dims'])
         depths = list(settings['depths'])
-        if len(dims) != self.num_stages or len(depths) != self.num_stages:
-            raise ValueError('LeMeViT arch needs 4 embed_dims and 4 depths, '
-                             f'got {dims} and {depths}')
         head_dims = settings.get('head_dims', 32)
         mlp_ratio = settings.get('mlp_ratio', 4)
         cross_depth = settings['cross_depth']

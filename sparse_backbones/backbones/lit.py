@@ -369,6 +369,7 @@ class LIT(BaseSparseBackbone):
     # yapf: enable
     essential_keys = ('embed_dims', 'depths', 'num_heads', 'mlp_ratios',
                       'position')
+    per_stage_keys = ('embed_dims', 'depths', 'num_heads', 'mlp_ratios')
     stem_names = ('patch_embed', )
     out_types = ('featmap', 'avg_featmap')
 
@@ -385,10 +386,6 @@ class LIT(BaseSparseBackbone):
         super().__init__(
             arch, out_indices=out_indices, out_type=out_type, **kwargs)
         settings = self.arch_settings
-        for key in ('embed_dims', 'depths', 'num_heads', 'mlp_ratios'):
-            if len(settings[key]) != self.num_stages:
-                raise ValueError(f'LIT arch needs 4 values of {key!r}, got '
-                                 f'{settings[key]}')
         position = settings['position']
         if position not in (ABSOLUTE, RELATIVE):
             raise ValueError(f"LIT arch 'position' must be {ABSOLUTE!r} "

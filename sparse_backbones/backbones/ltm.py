@@ -802,6 +802,7 @@ class LTMSwin(_LTMBackboneMixin, BaseSparseBackbone):
     }
     # yapf: enable
     essential_keys = ('embed_dims', 'depths', 'num_heads')
+    per_stage_keys = ('depths', 'num_heads')
     stem_names = ('patch_embed', )
     out_types = ('featmap', 'avg_featmap')
 
@@ -825,9 +826,6 @@ class LTMSwin(_LTMBackboneMixin, BaseSparseBackbone):
         settings = self.arch_settings
         depths = list(settings['depths'])
         heads = list(settings['num_heads'])
-        if len(depths) != self.num_stages or len(heads) != self.num_stages:
-            raise ValueError(f'LTMSwin arch needs 4 depths and 4 num_heads, '
-                             f'got {depths} and {heads}')
         self.embed_dims = tuple(settings['embed_dims'] * 2**i
                                 for i in range(self.num_stages))
         self.keep_ratios = _keep_ratios(keep_ratios, self.num_stages)

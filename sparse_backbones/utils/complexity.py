@@ -95,7 +95,8 @@ def count_macs(model: nn.Module,
         inputs = torch.zeros(*input_shape)
     was_training = model.training
     trainable = [p for p in model.parameters() if p.requires_grad]
-    model.eval().requires_grad_(False)
+    model.eval()  # not chained: mmpretrain's Swin returns None from train()
+    model.requires_grad_(False)
     counter = FlopCounterMode(display=False, custom_mapping=_EXTRA_FORMULAS)
     try:
         with counter:

@@ -183,6 +183,14 @@ def test_bad_arch_messages(case):
         build(case, arch='unknown-arch')
     with pytest.raises(KeyError, match='Custom arch .* missing'):
         build(case, arch=dict(embed_dims=[8, 16, 32, 64]))
+    cls = MODELS.get(case.cfg['type'].split('.')[-1])
+    settings = cls.resolve_arch(case.cfg['arch'])
+    for key in cls.per_stage_keys:
+        if key in settings:
+            short = dict(settings, **{key: settings[key][:-1]})
+            with pytest.raises(ValueError,
+                               match=f"4 values of '{key}' .one per stage"):
+                build(case, arch=short)
 
 
 @pytest.mark.parametrize('case', CASES, ids=IDS)

@@ -7,24 +7,16 @@ from sparse_backbones.layers import Attention, attention, multi_head_attention
 from sparse_backbones.layers.attention import CPU_EXPLICIT_MAX_KEYS
 
 
-def _count_sdpa_calls(monkeypatch):
-    calls = []
-    sdpa = F.scaled_dot_product_attention
-    monkeypatch.setattr(F, 'scaled_dot_product_attention',
-                        lambda *a, **kw: calls.append(1) or sdpa(*a, **kw))
-    return calls
-
-
 @pytest.mark.parametrize('scale', [None, 0.05])
 @pytest.mark.parametrize('with_bias', [False, True])
-def test_fused_matches_reference(scale, with_bias, monkeypatch):
+def test_fused_matches_reference(scale, with_bias, monkeypatch, count_calls):
     # Past CPU_EXPLICIT_MAX_KEYS keys and, with a bias, past a (lowered)
     # logit limit, so the fused path is SDPA's.
     monkeypatch.setattr(attention, 'CPU_EXPLICIT_MAX_BIASED_LOGITS', 0)
     keys = CPU_EXPLICIT_MAX_KEYS + 11
     q, k, v = (torch.randn(2, 3, n, 16) for n in (7, keys, keys))
     bias = torch.randn(3, 7, keys) if with_bias else None
-    calls = _count_sdpa_calls(monkeypatch)
+    calls = count_calls(F, 'scaled_dot_product_attention')
     torch.testing.assert_close(
         multi_head_attention(q, k, v, scale, bias, fused=True),
         multi_head_attention(q, k, v, scale, bias, fused=False),
@@ -40,15 +32,15 @@ def test_fused_matches_reference(scale, with_bias, monkeypatch):
     (CPU_EXPLICIT_MAX_KEYS + 1, True, 2 * 3 * 5 * CPU_EXPLICIT_MAX_KEYS,
      False),
 ])
-def test_cpu_path_choice(keys, with_bias, logit_limit, explicit,
-                         monkeypatch):
+def test_cpu_path_choice(keys, with_bias, logit_limit, explicit, monkeypatch,
+                         count_calls):
     """Few keys, or a bias over at most the logit limit, take the explicit
     products on CPU; the answer is the same either way."""
     monkeypatch.setattr(attention, 'CPU_EXPLICIT_MAX_BIASED_LOGITS',
                         logit_limit)
     q, k, v = (torch.randn(2, 3, n, 16) for n in (5, keys, keys))
     bias = torch.randn(3, 5, keys) if with_bias else None
-    calls = _count_sdpa_calls(monkeypatch)
+    calls = count_calls(F, 'scaled_dot_product_attention')
     torch.testing.assert_close(
         multi_head_attention(q, k, v, bias=bias),
         multi_head_attention(q, k, v, bias=bias, fused=False),

@@ -47,15 +47,9 @@ def test_folded_path_matches_reference(activation, conv_bias, affine, stride,
 
 
 @needs_kernel
-def test_folded_path_only_for_frozen_eval_inference(monkeypatch):
+def test_folded_path_only_for_frozen_eval_inference(count_calls):
     conv_module = importlib.import_module('sparse_backbones.layers.conv')
-    calls = []
-
-    def spy(*args):
-        calls.append(1)
-        return _FUSED_KERNEL(*args)
-
-    monkeypatch.setattr(conv_module, '_FUSED_KERNEL', spy)
+    calls = count_calls(conv_module, '_FUSED_KERNEL')
     conv, bn = nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4)
     x = torch.randn(2, 3, 8, 8)
     conv_bn(x, conv, bn).sum().backward()  # training: BN batch statistics
