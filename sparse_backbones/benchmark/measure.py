@@ -239,7 +239,7 @@ def _fastest_gemm(
 
     Returns:
         tuple: the fastest kernel's name, a call of it, and the MACs/s of
-        every candidate from its best warm-up run (for the table header).
+        every candidate from its best of three runs (for the header).
     """
     candidates = {'torch.mm': lambda: torch.mm(left, right)}
     if device == 'cpu' and left.dtype == torch.float32 and \
