@@ -5,7 +5,7 @@ The resident set size shows a forward pass's peak only if large tensors are
 mapped and unmapped as they come and go. In the benchmark process they are
 not: glibc keeps freed memory in its heap (told to, for speed, see
 :mod:`sparse_backbones.utils.allocator`) and the models measured before,
-and the MAC counter's autograd pass, leave plenty of it, which later
+and the MAC counter's pass, leave plenty of it, which later
 forward passes reuse without the RSS moving. So each model is measured in
 its own process that fixes glibc's thresholds first (every tensor above
 64 KiB is then mapped on allocation and returned on free) and reports the
