@@ -48,6 +48,10 @@ ABSOLUTE = 'absolute'  # LIT-Ti: PVT-style absolute position embeddings
 RELATIVE = 'relative'  # LIT-S/M/B: Swin-style relative position bias
 # Stages with global self-attention; the others use MLP-only blocks.
 ATTENTION_STAGES = (2, 3)
+# Logits per query chunk of :func:`relative_position_attention`: 16 MB
+# stay in L3 between the products and the softmax. Chunks of 64 MB ran
+# 2x slower (2-core EPYC; 64 x 64 and 32 x 32 maps, 12 heads).
+CPU_CHUNK_LOGITS = 2**22
 
 
 def grid_size(image_size: int, stride: int) -> int:
@@ -114,7 +118,10 @@ class RelPosAttention(Attention):
         embed_dims (int): Token channels.
         num_heads (int): Heads.
         table_side (int): ``2R - 1``.
-        fused (bool): Fast paths (SDPA, fused linear). Defaults to True.
+        fused (bool): Fast paths: on CPU, :func:`relative_position_attention`
+            (no (heads, N, N) bias is built); elsewhere SDPA with the
+            gathered bias. False runs the reference: the gathered bias and
+            the explicit products. Defaults to True.
     """
 
     def __init__(self,
@@ -127,25 +134,76 @@ class RelPosAttention(Attention):
             torch.zeros(table_side**2, num_heads))
         trunc_normal_(self.relative_position_bias_table, std=.02)
 
-    def position_bias(self, hw_shape: Tuple[int, int],
-                      index: torch.Tensor) -> torch.Tensor:
-        """(heads, N, N) bias for an H x W map; ``index`` from
-        :func:`relative_position_index`."""
+    def table_rows(self, hw_shape: Tuple[int, int]) -> torch.Tensor:
+        """(heads, (2H-1) * (2W-1)) table resized for an H x W map."""
         H, W = hw_shape
-        rows = resize_bias_table(self.relative_position_bias_table,
+        return resize_bias_table(self.relative_position_bias_table,
                                  (2 * H - 1, 2 * W - 1))
-        # index_select: about 5x faster than rows[:, index] on CPU.
-        return rows.index_select(1, index.flatten()).view(-1, *index.shape)
 
-    def forward(self, x: torch.Tensor, hw_shape: Tuple[int, int],
-                index: torch.Tensor) -> torch.Tensor:
+    def position_bias(self, hw_shape: Tuple[int, int]) -> torch.Tensor:
+        """(heads, N, N) bias for an H x W map, gathered through
+        :func:`relative_position_index`."""
+        table = self.relative_position_bias_table
+        index = relative_position_index(hw_shape, table.device)
+        # index_select: about 5x faster than rows[:, index] on CPU.
+        return self.table_rows(hw_shape).index_select(
+            1, index.flatten()).view(-1, *index.shape)
+
+    def forward(self, x: torch.Tensor,
+                hw_shape: Tuple[int, int]) -> torch.Tensor:
         B, N, C = x.shape
         qkv = linear(
             x, self.qkv, fused=self.fused).reshape(B, N, 3, self.num_heads, -1)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
-        bias = self.position_bias(hw_shape, index)
-        out = multi_head_attention(q, k, v, bias=bias, fused=self.fused)
+        if self.fused and x.device.type == 'cpu':
+            out = relative_position_attention(q, k, v,
+                                              self.table_rows(hw_shape),
+                                              hw_shape)
+        else:
+            out = multi_head_attention(
+                q, k, v, bias=self.position_bias(hw_shape), fused=self.fused)
         return linear(merge_heads(out), self.proj, fused=self.fused)
+
+
+def relative_position_attention(query: torch.Tensor, key: torch.Tensor,
+                                value: torch.Tensor, table_rows: torch.Tensor,
+                                hw_shape: Tuple[int, int]) -> torch.Tensor:
+    """``softmax(q k^T / sqrt(d) + bias) v`` with LIT's relative position
+    bias, without building the (heads, N, N) bias or its index.
+
+    ``bias[h, i, j] = table[h, y_i - y_j + H - 1, x_i - x_j + W - 1]``.
+    With the queries in reverse raster order (``y' = H-1-y``,
+    ``x' = W-1-x``) and the table flipped, this is ``flipped[h, y' + y_j,
+    x' + x_j]``: a strided view of the small table, added in place to the
+    logits. Queries run in chunks of whole grid rows, at most
+    :data:`CPU_CHUNK_LOGITS` logits each, so memory stays flat on large
+    maps (a 64 x 64 map has 200M logits per image). Otherwise the explicit
+    products of :func:`~sparse_backbones.layers.multi_head_attention`.
+
+    Args:
+        query, key, value (Tensor): (B, heads, H * W, d).
+        table_rows (Tensor): (heads, (2H-1) * (2W-1)), see
+            :meth:`RelPosAttention.table_rows`.
+        hw_shape (tuple[int, int]): The grid (H, W).
+
+    Returns:
+        Tensor: (B, heads, H * W, d).
+    """
+    B, heads, N, d = query.shape
+    H, W = hw_shape
+    flipped = table_rows.view(heads, 2 * H - 1, 2 * W - 1).flip(1, 2)
+    flipped = flipped.contiguous()
+    bias = flipped.as_strided((heads, H, W, H, W),
+                              (flipped.stride(0), 2 * W - 1, 1, 2 * W - 1, 1))
+    query = query.flip(2) * d**-0.5
+    rows_per_chunk = max(1, CPU_CHUNK_LOGITS // (B * heads * W * N))
+    out = []
+    for start in range(0, H, rows_per_chunk):
+        stop = min(start + rows_per_chunk, H)
+        attn = query[:, :, start * W:stop * W] @ key.transpose(-2, -1)
+        attn.view(B, heads, stop - start, W, H, W).add_(bias[:, start:stop])
+        out.append(attn.softmax(dim=-1) @ value)
+    return torch.cat(out, dim=2).flip(2)
 
 
 class MlpBlock(nn.Module):
@@ -167,8 +225,8 @@ class MlpBlock(nn.Module):
         self.drop_path = DropPath(drop_path) if drop_path > 0 \
             else nn.Identity()
 
-    def forward(self, x: torch.Tensor, hw_shape: Tuple[int, int],
-                index: Optional[torch.Tensor]) -> torch.Tensor:
+    def forward(self, x: torch.Tensor,
+                hw_shape: Tuple[int, int]) -> torch.Tensor:
         return x + self.drop_path(self.mlp(self.norm2(x)))
 
 
@@ -193,13 +251,13 @@ class AttentionBlock(MlpBlock):
             self.attn = RelPosAttention(embed_dims, num_heads, table_side,
                                         fused)
 
-    def forward(self, x: torch.Tensor, hw_shape: Tuple[int, int],
-                index: Optional[torch.Tensor]) -> torch.Tensor:
-        if index is None:
-            x = x + self.drop_path(self.attn(self.norm1(x)))
+    def forward(self, x: torch.Tensor,
+                hw_shape: Tuple[int, int]) -> torch.Tensor:
+        if isinstance(self.attn, RelPosAttention):
+            x = x + self.drop_path(self.attn(self.norm1(x), hw_shape))
         else:
-            x = x + self.drop_path(self.attn(self.norm1(x), hw_shape, index))
-        return super().forward(x, hw_shape, index)
+            x = x + self.drop_path(self.attn(self.norm1(x)))
+        return super().forward(x, hw_shape)
 
 
 class PatchEmbed(nn.Module):
@@ -236,7 +294,6 @@ class LITStage(nn.Module):
             position embedding (absolute layout only).
         cls_token (bool): Prepend a cls token (LIT-Ti classification).
         out_norm (nn.Module, optional): Norm of the dense output.
-        relative (bool): Blocks use relative position bias.
     """
 
     def __init__(self,
@@ -245,12 +302,10 @@ class LITStage(nn.Module):
                  downsample: Optional[nn.Module] = None,
                  pos_grid: Optional[Tuple[int, int]] = None,
                  cls_token: bool = False,
-                 out_norm: Optional[nn.Module] = None,
-                 relative: bool = False) -> None:
+                 out_norm: Optional[nn.Module] = None) -> None:
         super().__init__()
         self.downsample = downsample
         self.pos_grid = pos_grid
-        self.relative = relative
         if pos_grid is not None:
             self.pos_embed = nn.Parameter(
                 torch.zeros(1, pos_grid[0] * pos_grid[1], embed_dims))
@@ -277,10 +332,8 @@ class LITStage(nn.Module):
         if self.has_cls_token:
             cls_token = self.cls_token + self.cls_pos_embed
             x = torch.cat([cls_token.expand(x.shape[0], -1, -1), x], dim=1)
-        index = relative_position_index(hw_shape, x.device) \
-            if self.relative else None
         for block in self.blocks:
-            x = run_block(block, x, hw_shape, index)
+            x = run_block(block, x, hw_shape)
         return x, hw_shape
 
 
@@ -437,8 +490,7 @@ class LIT(BaseSparseBackbone):
                     cls_token=classify and position == ABSOLUTE
                     and i == self.num_stages - 1,
                     out_norm=nn.LayerNorm(dims[i], eps=norm_eps)
-                    if dense_out and i in out_norm_indices else None,
-                    relative=position == RELATIVE and i in ATTENTION_STAGES))
+                    if dense_out and i in out_norm_indices else None))
         if classify:
             self.norm = nn.LayerNorm(dims[-1], eps=norm_eps)
         self.apply(self._init_module)

@@ -4,9 +4,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sparse_backbones.backbones import LIT
+from sparse_backbones.backbones import LIT, lit
 from sparse_backbones.backbones.lit import (AttentionBlock, MlpBlock,
                                             RelPosAttention,
+                                            relative_position_attention,
                                             relative_position_index)
 from sparse_backbones.layers import (DeformableTokenMerging,
                                      multi_head_attention)
@@ -213,14 +214,46 @@ def test_relative_bias_table_is_resized_bicubically():
     index = relative_position_index((4, 4))
     # at the learned grid the table is used as it is
     torch.testing.assert_close(
-        attn.position_bias((4, 4), index),
-        table.t()[:, index])
+        attn.position_bias((4, 4)), table.t()[:, index])
     index = relative_position_index((3, 5))
     resized = F.interpolate(
         table.t().reshape(1, 2, 7, 7), size=(5, 9), mode='bicubic')
     torch.testing.assert_close(
-        attn.position_bias((3, 5), index),
-        resized.flatten(2)[0][:, index])
+        attn.position_bias((3, 5)), resized.flatten(2)[0][:, index])
+
+
+@pytest.mark.parametrize('hw_shape', [(3, 5), (6, 1), (4, 4)])
+@pytest.mark.parametrize('chunk_logits', [1, 2 * 3 * 5 * 8, 2**22])
+def test_gather_free_relative_attention_matches_gathered_bias(
+        hw_shape, chunk_logits, monkeypatch):
+    """One grid row per chunk, uneven chunks, one chunk: the same logits
+    and gradients as the gathered (heads, N, N) bias."""
+    monkeypatch.setattr(lit, 'CPU_CHUNK_LOGITS', chunk_logits)
+    attn = RelPosAttention(24, 3, table_side=7)
+    N = hw_shape[0] * hw_shape[1]
+    q, k, v = (torch.randn(2, 3, N, 8, requires_grad=True) for _ in range(3))
+    out = relative_position_attention(q, k, v, attn.table_rows(hw_shape),
+                                      hw_shape)
+    expected = multi_head_attention(
+        q, k, v, bias=attn.position_bias(hw_shape), fused=False)
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-6)
+    grad = torch.randn_like(out)
+    inputs = (q, k, v, attn.relative_position_bias_table)
+    for a, b in zip(
+            torch.autograd.grad(out, inputs, grad),
+            torch.autograd.grad(expected, inputs, grad)):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_relative_attention_takes_the_gather_free_path_on_cpu(count_calls):
+    fused = RelPosAttention(24, 3, table_side=7)
+    reference = RelPosAttention(24, 3, table_side=7, fused=False)
+    reference.load_state_dict(fused.state_dict())
+    calls = count_calls(lit, 'relative_position_attention')
+    x = torch.randn(2, 12, 24)
+    torch.testing.assert_close(
+        fused(x, (3, 4)), reference(x, (3, 4)), rtol=1e-5, atol=1e-5)
+    assert len(calls) == 1
 
 
 def test_relative_attention_adds_the_bias():
