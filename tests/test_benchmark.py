@@ -253,6 +253,10 @@ def test_markdown_has_every_column_and_the_run_settings():
     assert 'ratios (x) to Swin-T' in text
     assert '| LeMeViT-small | 16.02 | 0.58 | 3.96 | 0.88 | 22.0 | 20.0-24.0 '\
            '| 2.00 | 100 | 0.50 | 87% |' in text
+    # Throughput keeps three significant digits (1024 px runs under 1/s).
+    slow = _result()
+    slow['models'][0]['images_per_s'] = [0.2346, 0.3451, 0.2811]
+    assert '| 0.281 | 0.235-0.345 |' in to_markdown(slow, 'Swin-T', {})
     # The slower reference candidates are named beside the one used.
     run = _result()
     run['matmul'].update(

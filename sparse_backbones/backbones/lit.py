@@ -177,8 +177,9 @@ def relative_position_attention(query: torch.Tensor, key: torch.Tensor,
     x' + x_j]``: a strided view of the small table, added in place to the
     logits. Queries run in chunks of whole grid rows, at most
     :data:`CPU_CHUNK_LOGITS` logits each, so memory stays flat on large
-    maps (a 64 x 64 map has 200M logits per image). Otherwise the explicit
-    products of :func:`~sparse_backbones.layers.multi_head_attention`.
+    maps (a 64 x 64 map has 200M logits per image). Per chunk these are the
+    explicit products of :func:`~sparse_backbones.layers.
+    multi_head_attention`, with the bias added as a view.
 
     Args:
         query, key, value (Tensor): (B, heads, H * W, d).

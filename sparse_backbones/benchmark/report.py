@@ -8,6 +8,7 @@ can be rendered again (e.g. into the README) without measuring again.
 import csv
 import decimal
 import json
+import math
 import os
 import os.path as osp
 import re
@@ -193,6 +194,15 @@ def _fmt(value, spec: str, scale: float = 1.) -> str:
     return '-' if value is None else format(value / scale, spec)
 
 
+def _rate(value: Optional[float]) -> str:
+    """Three significant digits, no exponent: 0.345, 14.3, 1234."""
+    if value is None:
+        return '-'
+    if value <= 0:
+        return format(value, '.1f')
+    return format(value, f'.{max(0, 2 - math.floor(math.log10(value)))}f')
+
+
 def format_row(row: dict, with_mmengine: bool = False) -> Dict[str, str]:
     """A row as the strings of :data:`COLUMNS` (plus mmengine's count)."""
     paper = row['paper'] or {}
@@ -208,9 +218,10 @@ def format_row(row: dict, with_mmengine: bool = False) -> Dict[str, str]:
         'MACs x':
         _fmt(row['macs_ratio'], '.2f'),
         'images/s':
-        _fmt(row['images_per_s'], '.1f'),
+        _rate(row['images_per_s']),
         'min-max':
-        ('-' if row['min'] is None else f'{row["min"]:.1f}-{row["max"]:.1f}'),
+        ('-' if row['min'] is None else
+         f'{_rate(row["min"])}-{_rate(row["max"])}'),
         'speed x':
         _fmt(row['images_per_s_ratio'], '.2f'),
         'peak mem (MB)':
