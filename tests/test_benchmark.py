@@ -13,13 +13,15 @@ import pytest
 import torch
 
 from sparse_backbones.backbones import LeMeViT
-from sparse_backbones.benchmark import (BASELINES, load_paper_figures,
-                                        our_specs, readme_section,
-                                        replace_marked_block, resolve_specs,
-                                        table_rows, to_markdown)
+from sparse_backbones.benchmark import (BASELINES, breakdown,
+                                        load_paper_figures, our_specs,
+                                        readme_section, replace_marked_block,
+                                        resolve_specs, table_rows, to_markdown)
+from sparse_backbones.benchmark.breakdown import op_kind
 from sparse_backbones.benchmark.report import (COLUMNS, compare_with_paper,
                                                unmatched_paper_archs)
 from sparse_backbones.benchmark.zoo import arch_groups
+from sparse_backbones.layers import Attention
 from sparse_backbones.registry import MODELS
 from sparse_backbones.utils.complexity import count_macs, count_macs_mmengine
 
@@ -375,3 +377,58 @@ def test_tool_writes_csv_json_and_png(tool_run, repo_root, tmp_path):
     table = stdout[stdout.index('| model'):stdout.
                    index('\n\n', stdout.index('| model'))]
     assert table.strip() in block
+
+
+class _ConvAttention(torch.nn.Module):
+    """A 4x4/4 conv, then attention over its 8x8 tokens."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 32, 4, stride=4)
+        self.attn = Attention(32, 4)
+
+    def forward(self, x):
+        return self.attn(self.conv(x).flatten(2).transpose(1, 2))
+
+
+def test_breakdown_splits_macs_by_op_kind():
+    assert op_kind('_linear_pointwise') == op_kind('addmm') == 'linear'
+    assert op_kind('matmul') == op_kind('bmm') == 'attention'
+    assert op_kind('deform_conv2d') == 'convolution'
+    assert op_kind('layer_norm') == 'other'
+    model = _ConvAttention().eval()
+    inputs = torch.rand(2, 3, 32, 32)
+    kinds = breakdown(model, inputs, repeats=1)['kinds']
+    B, N, C = 2, 64, 32
+    assert kinds['convolution']['macs'] == B * N * C * 3 * 4 * 4
+    assert kinds['linear']['macs'] == B * N * C * 4 * C  # qkv and proj
+    assert kinds['attention']['macs'] == 2 * B * N * N * C
+    assert kinds['other']['macs'] == 0
+    assert sum(k['macs'] for k in kinds.values()) == count_macs(
+        model, inputs=inputs)
+    for kind in ('linear', 'attention', 'convolution'):
+        assert kinds[kind]['seconds'] > 0
+
+
+def test_tool_breakdown_prints_a_row_per_model(repo_root):
+    result = subprocess.run([
+        sys.executable,
+        osp.join(repo_root, 'tools', 'benchmark.py'), 'LeMeViT-tiny',
+        'DeiT-S', '--breakdown', '--batch', '1', '--size', '64', '--repeats',
+        '1', '--threads', '1'
+    ],
+                            capture_output=True,
+                            text=True,
+                            timeout=TIMEOUT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = _markdown_rows(result.stdout)
+    assert [r['model'] for r in rows] == ['LeMeViT-tiny', 'DeiT-S']
+    assert list(rows[0]) == [
+        'model', 'ms', 'linear', 'attention', 'convolution', 'other ms',
+        'efficiency', 'if other took 0 ms'
+    ]
+    # DeiT-S has no convolution past its patch embedding: a small share.
+    share, _, _ = rows[1]['convolution'].split(', ')
+    assert share.endswith('%') and int(share[:-1]) < 10
+    assert 'reference' in result.stdout and '64 px, cls mode' in \
+        result.stdout

@@ -7,6 +7,8 @@
         --update-readme README.md
     python tools/benchmark.py --from-json work_dirs/bench/*.json \\
         --update-readme README.md                  # re-render, no measuring
+    python tools/benchmark.py LeMeViT-small --breakdown --threads 2
+                                  # where the CPU time goes, by op kind
 
 MODEL is a display name (``LeMeViT-small``, ``DeiT-S``, ``PVT-S``,
 ``PVTv2-b1``, ``PVTv2-b2``, ``Swin-T``; ``--list`` prints them) or
@@ -24,10 +26,10 @@ import shlex
 import sys
 from typing import List, Optional
 
-from sparse_backbones.benchmark import (Settings, readme_section,
-                                        replace_marked_block, resolve_specs,
-                                        run_benchmark, to_markdown,
-                                        write_outputs)
+from sparse_backbones.benchmark import (Settings, breakdown_table,
+                                        readme_section, replace_marked_block,
+                                        resolve_specs, run_benchmark,
+                                        to_markdown, write_outputs)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -103,6 +105,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--list',
         action='store_true',
         help='print the default model names and exit')
+    parser.add_argument(
+        '--breakdown',
+        action='store_true',
+        help='instead of the table: per model, CPU time and MACs of linear '
+        'layers, attention products, convolutions and the rest, and the '
+        'efficiency if the rest took no time')
     return parser.parse_args(argv)
 
 
@@ -110,6 +118,16 @@ def main(argv: Optional[List[str]] = None) -> List[dict]:
     args = parse_args(argv)
     if args.list:
         print('\n'.join(spec.name for spec in resolve_specs()))
+        return []
+    if args.breakdown:
+        specs = resolve_specs(args.models)
+        for size in args.size:
+            print(
+                breakdown_table(specs, size, args.mode or
+                                ('cls' if size <= 224 else 'dense'),
+                                args.batch, args.threads, args.repeats),
+                '\n',
+                flush=True)
         return []
     if args.from_json:
         results = []

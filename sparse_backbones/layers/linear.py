@@ -1,5 +1,7 @@
 # Copyright (c) sparse_backbones contributors. All rights reserved.
 """Linear layers with a fused oneDNN inference path on CPU."""
+from typing import Optional
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -40,11 +42,21 @@ def linear(x: torch.Tensor,
         activation (str): ``'none'`` or ``'gelu'``. Defaults to ``'none'``.
         fused (bool): Allow the fused path. Defaults to True.
     """
+    return linear_product(x, layer.weight, layer.bias, activation, fused)
+
+
+def linear_product(x: torch.Tensor,
+                   weight: torch.Tensor,
+                   bias: Optional[torch.Tensor] = None,
+                   activation: str = 'none',
+                   fused: bool = True) -> torch.Tensor:
+    """:func:`linear` with a bare (out, in) weight and optional bias."""
     if fused and _FUSED_KERNEL is not None and x.device.type == 'cpu' \
             and x.dtype == torch.float32 and not (
                 torch.is_grad_enabled() and
-                (x.requires_grad or layer.weight.requires_grad)):
-        return _FUSED_KERNEL(x, layer.weight, layer.bias, activation, [],
+                (x.requires_grad or weight.requires_grad or
+                 (bias is not None and bias.requires_grad))):
+        return _FUSED_KERNEL(x, weight, bias, activation, [],
                              'none' if activation == 'gelu' else '')
-    out = F.linear(x, layer.weight, layer.bias)
+    out = F.linear(x, weight, bias)
     return F.gelu(out) if activation == 'gelu' else out

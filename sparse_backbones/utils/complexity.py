@@ -1,7 +1,7 @@
 # Copyright (c) sparse_backbones contributors. All rights reserved.
 """Parameter and multiply-add counting."""
 import math
-from typing import Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 import torch
 import torch.nn as nn
@@ -93,6 +93,13 @@ def count_macs(model: nn.Module,
                          'inputs')
     if inputs is None:
         inputs = torch.zeros(*input_shape)
+    return sum(count_macs_by_op(model, inputs).values())
+
+
+def count_macs_by_op(model: nn.Module,
+                     inputs: torch.Tensor) -> Dict[str, int]:
+    """:func:`count_macs` of ``inputs`` per ATen op name (``'bmm'``,
+    ``'_linear_pointwise'``, ...)."""
     was_training = model.training
     trainable = [p for p in model.parameters() if p.requires_grad]
     model.eval()  # not chained: mmpretrain's Swin returns None from train()
@@ -105,7 +112,10 @@ def count_macs(model: nn.Module,
         model.train(was_training)
         for param in trainable:
             param.requires_grad_(True)
-    return counter.get_total_flops() // 2
+    return {
+        op.__name__: flops // 2
+        for op, flops in counter.get_flop_counts().get('Global', {}).items()
+    }
 
 
 def count_macs_mmengine(model: nn.Module, inputs: torch.Tensor) -> int:

@@ -1,12 +1,14 @@
 # Copyright (c) sparse_backbones contributors. All rights reserved.
-"""Deformable convolution: torchvision fast path, PyTorch reference, DTM."""
+"""Deformable convolution: fast paths (grid_sample on CPU, torchvision),
+PyTorch reference, DTM."""
 import math
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from sparse_backbones.layers import DeformableTokenMerging, deform_conv2d
+from sparse_backbones.layers import (DeformableTokenMerging, deform,
+                                     deform_conv2d)
 from sparse_backbones.layers.deform import DeformConv2d, deform_conv2d_macs
 from sparse_backbones.utils.complexity import count_macs
 
@@ -66,7 +68,10 @@ def test_both_paths_follow_the_dcn_definition(fused):
         ((2, 6, 10, 12), 3, 1, 1, 1),
         ((1, 5, 12, 12), 3, 2, 1, 2),
     ])
-def test_fused_matches_reference(shape, kernel, stride, padding, dilation):
+def test_fused_matches_reference(shape, kernel, stride, padding, dilation,
+                                 count_calls):
+    """The CPU fast path (grid_sample + one product) and torchvision's op
+    (the fast path on GPU) against the gathers."""
     x = torch.randn(shape)
     weight = torch.randn(7, shape[1], kernel, kernel)
     bias = torch.randn(7)
@@ -74,10 +79,22 @@ def test_fused_matches_reference(shape, kernel, stride, padding, dilation):
                 for s in shape[2:]]
     offset = torch.randn(shape[0], 2 * kernel * kernel, *out_size) * 3
     args = (x, offset, weight, bias, stride, padding, dilation)
-    fused = deform_conv2d(*args, fused=True)
+    calls = count_calls(deform, '_deform_conv2d_sampled')
+    with torch.no_grad():
+        fused = deform_conv2d(*args, fused=True)
+    assert calls == [1]
     reference = deform_conv2d(*args, fused=False)
     assert fused.shape == (shape[0], 7, *out_size)
     assert (fused - reference).abs().max() < 1e-4
+    torchvision = deform._tv_deform_conv2d(
+        x,
+        offset,
+        weight,
+        bias,
+        stride=(stride, stride),
+        padding=(padding, padding),
+        dilation=(dilation, dilation))
+    assert (torchvision - reference).abs().max() < 1e-4
 
 
 def test_gradients_of_both_paths_agree():
