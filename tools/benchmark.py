@@ -120,6 +120,9 @@ def main(argv: Optional[List[str]] = None) -> List[dict]:
         print('\n'.join(spec.name for spec in resolve_specs()))
         return []
     if args.breakdown:
+        if args.device != 'cpu':
+            sys.exit('--breakdown times ops on the host clock: CPU only '
+                     '(drop --device cuda)')
         specs = resolve_specs(args.models)
         for size in args.size:
             print(
