@@ -13,10 +13,11 @@ from .linear import linear
 # 1.2-2.8x faster at <= 64 keys (2-core EPYC, batch 16), and their logits
 # stay small (at most 64 per query and head).
 CPU_EXPLICIT_MAX_KEYS = 64
-# With an additive bias (LIT's relative positions over the whole map) the
+# With an additive bias over more keys (measured on LIT's whole-map
+# relative positions, whose CPU path now has its own chunked products) the
 # CPU kernel runs 1.2-1.4x slower than the explicit products; they are
 # taken up to this many logits (256 MB in fp32), past which the kernel's
-# blocking keeps memory flat (LIT at 1024 px: 200M logits per image).
+# blocking keeps memory flat.
 CPU_EXPLICIT_MAX_BIASED_LOGITS = 2**26
 
 
