@@ -127,6 +127,8 @@ class _DGEStatsMixin:
 def _pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
     """Zero-pad (B, C, H, W) images on the bottom/right to a multiple."""
     H, W = x.shape[2:]
+    if H % multiple == 0 and W % multiple == 0:
+        return x  # F.pad would still copy
     return F.pad(x, (0, -W % multiple, 0, -H % multiple))
 
 

@@ -346,8 +346,9 @@ class _ShiftWindowMSA(nn.Module):
         Hp, Wp = math.ceil(H / ws) * ws, math.ceil(W / ws) * ws
         shift = self.effective_shift(hw_shape)
         layout = _WindowLayout(B, (H, W), (Hp, Wp), shift, None, None)
-        x = F.pad(x.view(B, H, W, C), (0, 0, 0, Wp - W, 0, Hp - H))
+        x = x.view(B, H, W, C)
         if (Hp, Wp) != (H, W):
+            x = F.pad(x, (0, 0, 0, Wp - W, 0, Hp - H))
             image = torch.zeros(1, Hp, Wp, 1, device=x.device)
             image[:, :H, :W] = 1
             valid = self._partition(image, layout)[..., 0] > 0  # (nW, N)

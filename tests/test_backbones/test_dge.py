@@ -6,7 +6,8 @@ import torch
 
 from sparse_backbones.backbones import DGEPVT, DGEDeiT
 from sparse_backbones.backbones.dge import calibrate_router_bias
-from sparse_backbones.layers.dge import DGEBlock, finest_split_bias
+from sparse_backbones.layers.dge import (DGEBlock, _pool_queries,
+                                         _region_layout, finest_split_bias)
 from sparse_backbones.losses import BudgetLoss
 from sparse_backbones.utils.complexity import count_macs
 
@@ -261,3 +262,37 @@ def test_realised_cost_follows_the_budget():
     ratios = [calibrate_router_bias(model, x, b) for b in (0.9, 0.6, 0.3)]
     assert ratios[0] > ratios[1] > ratios[2]
     assert all(abs(r - b) < 0.1 for r, b in zip(ratios, (0.9, 0.6, 0.3)))
+
+
+@pytest.mark.parametrize('hw', [(8, 8), (7, 9), (5, 2)])
+def test_queries_are_means_of_the_valid_tokens(hw):
+    """Option 1 and 2 queries: the mean of each 2x2 / 4x4 patch over its
+    real tokens (padding excluded); option 0: the tokens themselves."""
+    H, W = hw
+    tokens = torch.randn(2, H, W, 5)
+    layout = _region_layout(H, W, tokens.device)
+    queries = _pool_queries(tokens, layout)
+    Hp, Wp = layout.padded_shape
+    assert (Hp % 4, Wp % 4) == (0, 0) and Hp - H < 4 and Wp - W < 4
+    torch.testing.assert_close(queries[0].view(2, Hp, Wp, 5)[:, :H, :W],
+                               tokens)
+    for option, w in ((1, 2), (2, 4)):
+        expected = torch.zeros(2, Hp // w, Wp // w, 5)
+        for i in range(0, H, w):
+            for j in range(0, W, w):
+                expected[:, i // w, j // w] = tokens[:, i:i + w,
+                                                     j:j + w].mean((1, 2))
+        torch.testing.assert_close(queries[option].view_as(expected),
+                                   expected)
+
+
+def test_layout_built_under_inference_mode_serves_training():
+    """The per-grid index tables are cached; built first under inference
+    mode they must still be usable where autograd saves them."""
+    model = DGEDeiT(DEIT, router_bias=MIXED)
+    x = torch.rand(2, 3, 16 * 11, 16 * 13)  # a grid no other test uses
+    with torch.inference_mode():
+        model.eval()(x)
+    outs = model.train()(x)
+    (outs[-1].sum() + model.last_stats.flops_ratio).backward()
+    assert all(b.router.weight.grad is not None for b in model.dge_blocks())
