@@ -54,8 +54,13 @@ def multi_head_attention(query: torch.Tensor,
             scale=scale)
     if scale is None:
         scale = query.shape[-1]**-0.5
-    # Scaled before the product: one pass over (Nq, d), not (Nq, Nk).
-    attn = (query * scale) @ key.transpose(-2, -1)
+    # Scaled before the product, on the side with fewer tokens (the meta
+    # tokens of a cross-attention): one pass over (min(Nq, Nk), d), not
+    # over the (Nq, Nk) logits.
+    if key.shape[-2] < query.shape[-2]:
+        attn = query @ (key * scale).transpose(-2, -1)
+    else:
+        attn = (query * scale) @ key.transpose(-2, -1)
     if bias is not None:
         attn += bias  # in place: one (Nq, Nk) buffer fewer
     return attn.softmax(dim=-1) @ value

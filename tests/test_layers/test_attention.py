@@ -24,6 +24,16 @@ def test_fused_matches_reference(scale, with_bias, monkeypatch, count_calls):
     assert calls == [1]
 
 
+@pytest.mark.parametrize('queries, keys', [(9, 4), (4, 9), (6, 6)])
+def test_explicit_products_are_the_definition(queries, keys):
+    """The reference scales whichever of q and k has fewer tokens."""
+    q, k, v = (torch.randn(2, 3, n, 8) for n in (queries, keys, keys))
+    bias = torch.randn(3, queries, keys)
+    expected = ((q @ k.transpose(-2, -1)) * 0.3 + bias).softmax(-1) @ v
+    torch.testing.assert_close(
+        multi_head_attention(q, k, v, 0.3, bias, fused=False), expected)
+
+
 @pytest.mark.parametrize('keys, with_bias, logit_limit, explicit', [
     (CPU_EXPLICIT_MAX_KEYS, False, 0, True),
     (CPU_EXPLICIT_MAX_KEYS + 1, False, 10**9, False),
