@@ -457,6 +457,41 @@ class LTMSwinBlock(_LTMMixin, nn.Module):
         return self.attn.reverse(out, layout), mask, seeds
 
 
+class _PatchMerging(PatchMerging):
+    """mmcv's ``PatchMerging`` (2x2 neighbours, corner padding, LayerNorm,
+    linear reduction without bias) with a fast path.
+
+    The fast path gathers each 2x2 neighbourhood with one permuted copy
+    in ``nn.Unfold``'s feature order (channel-major, then the four
+    positions row-major, which the hosts' checkpoints are converted to)
+    and reduces through :func:`~sparse_backbones.layers.linear`; mmcv's
+    forward (an unfold into NCHW columns, then a transpose) is the
+    reference, ``fused=False``. Parameter names are mmcv's.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int,
+                 fused: bool) -> None:
+        super().__init__(
+            in_channels, out_channels, norm_cfg=dict(type='LN'), bias=False)
+        self.fused = fused
+
+    def forward(self, x: torch.Tensor, input_size: Tuple[int, int]
+                ) -> Tuple[torch.Tensor, Tuple[int, int]]:
+        if not self.fused:
+            return super().forward(x, input_size)
+        B, L, C = x.shape
+        H, W = input_size
+        if L != H * W:
+            raise ValueError(f'{L} tokens cannot hold a {H}x{W} grid')
+        x = x.view(B, H, W, C)
+        if H % 2 or W % 2:
+            x = F.pad(x, (0, 0, 0, W % 2, 0, H % 2))
+        Ho, Wo = (H + 1) // 2, (W + 1) // 2
+        x = x.view(B, Ho, 2, Wo, 2, C).permute(0, 1, 3, 5, 2, 4)
+        x = self.norm(x.reshape(B, Ho * Wo, 4 * C))
+        return linear(x, self.reduction, fused=True), (Ho, Wo)
+
+
 class _LTMSwinStage(nn.Module):
     """Blocks of one Swin stage and the patch merging after them."""
 
@@ -856,9 +891,8 @@ class LTMSwin(_LTMBackboneMixin, BaseSparseBackbone):
                     use_prev_mask=j > 0,
                     fused=fused) for j in range(depths[i])
             ]
-            downsample = PatchMerging(
-                dims, 2 * dims, norm_cfg=dict(
-                    type='LN'), bias=False) if i < last_stage else None
+            downsample = _PatchMerging(
+                dims, 2 * dims, fused) if i < last_stage else None
             self.stages.append(_LTMSwinStage(blocks, downsample))
         for i in self.out_indices:
             self.add_module(f'norm{i}', nn.LayerNorm(self.embed_dims[i]))

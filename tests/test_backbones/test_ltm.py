@@ -5,9 +5,12 @@ import math
 
 import pytest
 import torch
+import torch.nn as nn
+from mmcv.cnn.bricks.transformer import PatchMerging
 
 from sparse_backbones.backbones import LTMSwin, LTMViT
-from sparse_backbones.backbones.ltm import LTMSwinBlock, LTMTransformerLayer
+from sparse_backbones.backbones.ltm import (LTMSwinBlock, LTMTransformerLayer,
+                                            _PatchMerging)
 from sparse_backbones.layers.token_merge import (TokenMergeMask, merge_tokens,
                                                  num_merged_tokens,
                                                  spread_seeds)
@@ -412,3 +415,21 @@ def test_full_size_parameters_and_macs(ours, host, ratio, max_macs):
     macs = count_macs(model, (1, 3, 224, 224))
     assert macs == model.complexity(224, 224)
     assert macs <= max_macs
+
+
+@pytest.mark.parametrize('hw', [(8, 8), (7, 9), (5, 2)])
+def test_patch_merging_fast_path_is_mmcvs(hw):
+    """Same features, order and padding as mmcv's unfold-based merging,
+    under mmcv's parameter names (the hosts' checkpoints load into it)."""
+    H, W = hw
+    fast = _PatchMerging(6, 12, fused=True)
+    mmcv_merging = PatchMerging(
+        6, 12, norm_cfg=dict(type='LN'), bias=False)
+    for p in fast.parameters():
+        nn.init.normal_(p)  # a non-trivial norm as well
+    mmcv_merging.load_state_dict(fast.state_dict(), strict=True)
+    x = torch.randn(2, H * W, 6)
+    out, size = fast(x, (H, W))
+    expected, expected_size = mmcv_merging(x, (H, W))
+    assert size == expected_size == (-(-H // 2), -(-W // 2))
+    torch.testing.assert_close(out, expected)
