@@ -290,7 +290,8 @@ def test_layout_built_under_inference_mode_serves_training():
     """The per-grid index tables are cached; built first under inference
     mode they must still be usable where autograd saves them."""
     model = DGEDeiT(DEIT, router_bias=MIXED)
-    x = torch.rand(2, 3, 16 * 11, 16 * 13)  # a grid no other test uses
+    x = torch.rand(2, 3, 16 * 11, 16 * 13)
+    _region_layout.cache_clear()
     with torch.inference_mode():
         model.eval()(x)
     outs = model.train()(x)
