@@ -114,6 +114,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def mode_for(args: argparse.Namespace, size: int) -> str:
+    """``--mode``, else classification at 224 px and dense above."""
+    return args.mode or ('cls' if size <= 224 else 'dense')
+
+
 def main(argv: Optional[List[str]] = None) -> List[dict]:
     args = parse_args(argv)
     if args.list:
@@ -126,9 +131,8 @@ def main(argv: Optional[List[str]] = None) -> List[dict]:
         specs = resolve_specs(args.models)
         for size in args.size:
             print(
-                breakdown_table(specs, size, args.mode or
-                                ('cls' if size <= 224 else 'dense'),
-                                args.batch, args.threads, args.repeats),
+                breakdown_table(specs, size, mode_for(args, size), args.batch,
+                                args.threads, args.repeats),
                 '\n',
                 flush=True)
         return []
@@ -143,7 +147,7 @@ def main(argv: Optional[List[str]] = None) -> List[dict]:
         for size in args.size:
             settings = Settings(
                 size=size,
-                mode=args.mode or ('cls' if size <= 224 else 'dense'),
+                mode=mode_for(args, size),
                 batch=args.batch,
                 repeats=args.repeats,
                 warmup=args.warmup,
