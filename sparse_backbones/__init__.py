@@ -4,17 +4,35 @@
 Importing the package registers every public backbone, loss, metric, hook
 and host-model subclass, and the layer-decay optimizer-wrapper constructor;
 dataset classes that need a host library
-(mmdet, mmseg) are registered when that library is installed. It also
-allow-lists the types of mmengine's own checkpoints for torch's
-``weights_only`` loading, so training checkpoints load again under
-torch >= 2.6 without unpickling arbitrary objects.
+(mmdet, mmseg) are registered when that library is installed. Importing
+changes no other global state: torch's ``weights_only`` allow-list for
+mmengine's own checkpoints is installed by what loads them (our tools, the
+``Pretrained`` path, ``SafeCheckpointLoadingHook``); a user script that
+loads training checkpoints under torch >= 2.6 calls
+:func:`enable_safe_checkpoint_loading` once.
+
+Subpackages import only from lower levels (or from within themselves);
+``tests/test_package/test_import_direction.py`` enforces it:
+
+====  ==========================================================
+0     ``version``, ``registry``, ``utils``
+1     ``layers``
+2     ``converters``
+3     ``backbones``
+4     ``datasets``, ``losses``
+5     ``models``, ``engine``, ``evaluation``
+6     ``visualization``, ``benchmark``, ``demo``
+7     ``sparse_backbones`` itself (this file)
+====  ==========================================================
 """
 # Imported for registration.
 from . import (backbones, datasets, engine, evaluation, losses,  # noqa: F401
                models)
-from .utils.safe_load import allow_mmengine_checkpoint_types
+from .backbones import deploy
+from .utils.mim import register_config_package
+from .utils.safe_load import enable_safe_checkpoint_loading
 from .version import __version__
 
-allow_mmengine_checkpoint_types()
+register_config_package()  # `sparse_backbones::` configs (configs/README.md)
 
-__all__ = ['__version__']
+__all__ = ['__version__', 'deploy', 'enable_safe_checkpoint_loading']

@@ -1,10 +1,8 @@
 # Copyright (c) sparse_backbones contributors. All rights reserved.
-import os.path as osp
-
 import pytest
 import torch
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from tests import REPO_ROOT
 
 
 @pytest.fixture(autouse=True)

@@ -19,11 +19,10 @@ from mmengine.hooks import Hook
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-# Registers all modules and allow-lists the types of mmengine checkpoints,
-# which resume, load_from and test.py load under weights_only.
-import sparse_backbones  # noqa: F401
+import sparse_backbones  # noqa: F401  (registers all modules)
 from sparse_backbones.demo import prepare_demo
-from sparse_backbones.utils.config import sync_in_channels
+from sparse_backbones.models import sync_in_channels
+from sparse_backbones.utils.safe_load import enable_safe_checkpoint_loading
 
 # Wrappers whose ``dataset``/``datasets`` field holds the real dataset cfg.
 _WRAPPER_KEYS = ('dataset', 'datasets')
@@ -65,7 +64,9 @@ def load_config(args: argparse.Namespace) -> Config:
 
     ``--cfg-options`` are merged after ``--demo`` so that they can override
     the shortened demo schedule; ``sync_in_channels`` runs after both so the
-    neck and head follow a backbone changed from the command line.
+    neck and head follow a backbone changed from the command line. Also
+    installs the ``weights_only`` allow-list of mmengine checkpoints, which
+    resume, ``load_from`` and test.py's checkpoint are loaded under.
 
     Args:
         args (argparse.Namespace): Parsed arguments of train.py or test.py.
@@ -73,6 +74,7 @@ def load_config(args: argparse.Namespace) -> Config:
     Returns:
         Config: The config to build the runner from.
     """
+    enable_safe_checkpoint_loading()
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
 

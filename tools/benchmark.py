@@ -60,6 +60,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--device', choices=['cpu', 'cuda'], default='cpu')
     parser.add_argument('--channels-last', action='store_true')
     parser.add_argument(
+        '--no-deploy',
+        action='store_true',
+        help='time the reference layers instead of switch_to_deploy()\'s '
+        'fused inference layers')
+    parser.add_argument(
         '--amp', action='store_true', help='float16 autocast (CUDA only)')
     parser.add_argument(
         '--matmul-size',
@@ -132,7 +137,8 @@ def main(argv: Optional[List[str]] = None) -> List[dict]:
         for size in args.size:
             print(
                 breakdown_table(specs, size, mode_for(args, size), args.batch,
-                                args.threads, args.repeats),
+                                args.threads, args.repeats,
+                                not args.no_deploy),
                 '\n',
                 flush=True)
         return []
@@ -159,6 +165,7 @@ def main(argv: Optional[List[str]] = None) -> List[dict]:
                 or (8192 if args.device == 'cuda' else 2048),
                 mmengine_macs=args.mmengine_macs,
                 memory=not args.no_memory,
+                deploy=not args.no_deploy,
                 keep_freed_memory=not args.default_malloc)
             result = run_benchmark(specs, settings)
             result['command'] = 'python tools/benchmark.py ' + shlex.join(

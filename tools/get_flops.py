@@ -1,8 +1,8 @@
 # Copyright (c) sparse_backbones contributors. All rights reserved.
 """Parameters and multiply-adds of the backbone of a config.
 
-    python tools/get_flops.py configs/cls/lemevit_aid.py --shape 224 224 \
-        --cfg-options model.backbone.arch=small
+    python tools/get_flops.py configs/cls/lemevit-tiny_8xb64_aid.py \
+        --shape 224 224 --cfg-options model.backbone.arch=small
 """
 import argparse
 
@@ -10,7 +10,7 @@ from mmengine.config import Config, DictAction
 
 import sparse_backbones  # noqa: F401  (registers the backbones)
 from sparse_backbones.registry import MODELS
-from sparse_backbones.utils.complexity import count_macs, count_parameters
+from sparse_backbones.layers.complexity import count_macs, count_parameters
 
 
 def main(argv=None) -> None:

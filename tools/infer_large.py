@@ -3,10 +3,14 @@
 
     python tools/infer_large.py configs/det/lemevit_maskrcnn.py CKPT \\
         data/DOTA/test/images/P0006.png --out-dir work_dirs/large
-    python tools/infer_large.py configs/seg/lemevit_upernet.py CKPT \\
+    python tools/infer_large.py \\
+        configs/seg/upernet_lemevit-tiny_4xb4-80k_potsdam-512x512.py CKPT \\
         top_potsdam_2_13_RGB.tif --tile 2048 --overlap 256
 
-The image (any size; RGB, grayscale, RGBA or 16-bit) is cut into
+The image (any size; RGB, grayscale, RGBA or 16-bit) is read with
+:func:`sparse_backbones.datasets.image_io.read_image`, the pixels the
+dataset classes and converters give the model (16-bit: ``value / 257``, or
+``--bit-depth``; never stretched per image), and cut into
 ``--tile`` windows overlapping by ``--overlap`` pixels, the last one of each
 row and column aligned with the border (as the DOTA splitter does), and
 each window goes through the config's test pipeline and model:
@@ -43,11 +47,15 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 from tqdm import tqdm
 
-from sparse_backbones.datasets.dota_labels import read_image, window_starts
+from sparse_backbones.backbones import deploy
+from sparse_backbones.datasets.dota_labels import window_starts
+from sparse_backbones.datasets.image_io import (add_bit_depth_argument,
+                                                read_image)
 from sparse_backbones.demo import demo_task
 from sparse_backbones.evaluation.dota_metric import (mask_to_polygon,
                                                      merge_detections)
 from sparse_backbones.utils.allocator import keep_freed_memory
+from sparse_backbones.utils.safe_load import enable_safe_checkpoint_loading
 
 # Merged detections: boxes, polygons, scores, labels (one row each).
 Detections = Dict[str, np.ndarray]
@@ -84,6 +92,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         type=float,
         default=0.3,
         help='detection: IoU of the class-wise NMS across windows')
+    add_bit_depth_argument(parser)
     parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
     parser.add_argument(
         '--cfg-options',
@@ -92,6 +101,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='override settings of the config, key=value')
     parser.add_argument(
         '--no-progress', action='store_true', help='hide the progress bar')
+    parser.add_argument(
+        '--no-deploy',
+        action='store_true',
+        help="run the reference layers instead of switch_to_deploy()'s "
+        'fused inference layers')
     args = parser.parse_args(argv)
     if args.tile <= 0 or not 0 <= args.overlap < args.tile:
         parser.error('need --tile > 0 and 0 <= --overlap < --tile')
@@ -114,9 +128,11 @@ def build_pipeline(cfg: Config, task: str) -> Compose:
         dict(step) for step in cfg.test_dataloader.dataset.pipeline
         if str(step['type']).split('.')[-1] not in _ANNOTATION_STEPS
     ]
-    if not str(steps[0]['type']).endswith('LoadImageFromFile'):
+    if not str(steps[0]['type']).endswith(
+        ('LoadImageFromFile', 'LoadRSImageFromFile')):
         raise ValueError('the test pipeline of the config must start with '
                          f'LoadImageFromFile, got {steps[0]["type"]!r}')
+    # The image is read once, by read_image (as the datasets read files).
     host = 'mmdet' if task == 'det' else 'mmseg'
     steps[0] = dict(type=f'{host}.LoadImageFromNDArray')
     init_default_scope(host)
@@ -312,13 +328,16 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     if task not in ('det', 'seg'):
         raise ValueError(f'{args.config} is a {task} config; infer_large '
                          'runs detection and segmentation configs.')
-    image = read_image(args.image)
+    image = read_image(args.image, bit_depth=args.bit_depth)
     height, width = image.shape[:2]
     windows = tile_origins(height, width, args.tile, args.overlap)
 
     if args.device == 'cpu':
         keep_freed_memory()  # CPU inference speed; see its docstring
+    enable_safe_checkpoint_loading()  # checkpoints of tools/train.py
     model = build_model(cfg, args.checkpoint, args.device, task)
+    if not args.no_deploy:
+        deploy(model)
     pipeline = build_pipeline(model.cfg, task)
     meta = config_dataset_meta(cfg, task)
     classes = meta.get('classes')

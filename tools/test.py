@@ -3,7 +3,8 @@
 
 The flags follow the test.py of mmpretrain, mmdet and mmseg::
 
-    python tools/test.py configs/cls/lemevit_aid.py work_dirs/x/epoch_1.pth
+    python tools/test.py configs/cls/lemevit-tiny_8xb64_aid.py \
+        work_dirs/x/epoch_1.pth
     python tools/test.py CONFIG CKPT --out preds.pkl --show-dir vis --tta
     tools/dist_test.sh CONFIG CKPT 8
     # files for an evaluation server (e.g. DOTA Task1/Task2 txt files)
@@ -23,6 +24,7 @@ from mmengine.config import Config, ConfigDict
 from mmengine.registry import METRICS, init_default_scope
 from mmengine.runner import Runner
 
+from sparse_backbones.backbones import deploy
 from sparse_backbones.utils.allocator import keep_freed_memory
 
 from _common import (  # isort: skip  (sibling module of this script)
@@ -76,6 +78,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         'the format_only mode of its metric')
     parser.add_argument(
         '--out-dir', help='folder of the --format-only result files')
+    parser.add_argument(
+        '--no-deploy',
+        action='store_true',
+        help="evaluate the reference layers instead of switch_to_deploy()'s "
+        'fused inference layers (the default; equal outputs, faster)')
     add_common_args(parser)
     args = parser.parse_args(argv)
     if args.format_only != bool(args.out_dir):
@@ -274,6 +281,12 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     runner = build_runner(cfg)
     if args.out and _host(cfg) != 'mmseg':
         add_prediction_dump(runner, cfg, args.out)
+    if not args.no_deploy:
+        # Load first (runner.test() then skips it): the switch folds weights.
+        runner.load_or_resume()
+        deploy(runner.model)
+        runner.logger.info('Backbones switched to deploy (fused inference '
+                           'layers); --no-deploy runs the reference layers.')
     metrics = runner.test()
     print_metrics('test metrics', metrics)
     return metrics

@@ -4,7 +4,7 @@
 The flags follow the train.py of mmpretrain, mmdet and mmseg, so the same
 command lines work for the three tasks::
 
-    python tools/train.py configs/cls/lemevit_aid.py --demo
+    python tools/train.py configs/cls/lemevit-tiny_8xb64_aid.py --demo
     python tools/train.py CONFIG --resume            # latest in work_dir
     tools/dist_train.sh CONFIG 8 --amp               # torchrun, 8 processes
 

@@ -14,6 +14,8 @@ initial weights, e.g. to check the tool).
 import argparse
 from typing import List, Optional
 
+from sparse_backbones.datasets.image_io import add_bit_depth_argument
+from sparse_backbones.utils.safe_load import enable_safe_checkpoint_loading
 from sparse_backbones.visualization import (DESIGNS, get_drawer, load_backbone,
                                             load_image)
 
@@ -39,6 +41,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         type=int,
         nargs='+',
         help='blocks to draw (dge, ltm); default: the design chooses')
+    add_bit_depth_argument(parser)
     parser.add_argument('--device', default='cpu')
     return parser.parse_args(argv)
 
@@ -46,9 +49,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> str:
     args = parse_args(argv)
     checkpoint = None if args.checkpoint == 'none' else args.checkpoint
+    enable_safe_checkpoint_loading()  # checkpoints of tools/train.py
     backbone, norm = load_backbone(args.config, checkpoint, args.device)
-    inputs, rgb = load_image(args.image, norm['mean'], norm['std'],
-                             args.size, args.device)
+    inputs, rgb = load_image(args.image, norm['mean'], norm['std'], args.size,
+                             args.device, args.bit_depth)
     draw = get_drawer(args.design)
     draw(backbone, inputs, rgb, args.out, blocks=args.blocks)
     print(f'wrote {args.out}')

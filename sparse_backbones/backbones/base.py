@@ -1,16 +1,48 @@
 # Copyright (c) sparse_backbones contributors. All rights reserved.
-"""The backbone contract of sparse_backbones, implemented once.
+"""The backbone contract of sparse_backbones, written once.
 
-Every backbone of the package derives from :class:`BaseSparseBackbone`, which
-owns what mmpretrain, mmdet and mmseg expect of a backbone: ``arch``
-resolution, ``out_indices``, ResNet-style ``frozen_stages``, ``norm_eval``,
-gradient checkpointing, ``out_channels``/``feature_info``, pretrained
-loading with prefix stripping and upstream-key conversion, and
-``get_layer_depth`` for layer-wise learning-rate decay.
+Every backbone derives from :class:`BaseSparseBackbone`, which owns what
+mmpretrain, mmdet and mmseg expect of a backbone and what the four designs
+share. The contract (also in the README, "The backbone contract"):
+
+- **Stages.** A *stage* is a resolution level of a pyramid (LeMeViT, LIT,
+  DGE-PVT, LTM-Swin: 4 stages at strides 4/8/16/32). Plain ViTs (DGE-DeiT,
+  LTM-ViT; ``is_plain``) follow mmpretrain's ``VisionTransformer``: a stage
+  is one block, so ``out_indices`` and ``frozen_stages`` count blocks. That
+  is the only exception.
+- ``out_indices`` (int or sequence, negatives count from the end): the
+  stages whose maps ``forward`` returns, as a tuple of NCHW tensors of
+  ``ceil(H / s) x ceil(W / s)`` for any input size, in ``out_indices``
+  order. Stages after the last needed one are neither built nor run
+  (:attr:`last_stage`, the one early-exit rule).
+- ``out_type``: ``'featmap'`` (the maps above) or a pooled classification
+  output (``'avg_featmap'``, ``'cls_token'``) of the last stage, returned
+  as a 1-tuple of (B, C).
+- **Output norms** are named ``norm{i}``: the norm applied to the output
+  of stage ``i`` (for plain ViTs, the final norm is ``norm{depth - 1}``).
+  A stage without one returns its tokens as they are.
+- ``frozen_stages``: -1 freezes nothing, 0 the stem (:attr:`stem_names`),
+  k the stem and stages 0..k-1 with their output norms (ResNet meaning);
+  frozen parts stay in eval mode through ``train()``.
+- ``norm_eval``: keep every BatchNorm in eval mode while training.
+- ``with_cp``: gradient checkpointing of every block, active only when the
+  block input requires grad.
+- ``last_stats``: a :class:`DynamicStats` of the last forward for the
+  dynamic designs (DGE, LTM; ``is_dynamic``), reset by every forward;
+  ``None`` for the static ones.
+- ``switch_to_deploy()``: swaps layers for their fused inference versions
+  once, in place (:mod:`sparse_backbones.layers.fused`); the unswitched
+  model is the reference. :func:`deploy` does it for every backbone inside
+  any host model.
+
+Subclasses implement :meth:`forward_stem`, :meth:`forward_stage` and
+:meth:`stage_tokens` (and :meth:`forward_pooled` for pooled outputs); the
+forward loop, the output norms and the early exit live here.
 """
 import copy
 import re
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -20,17 +52,52 @@ from mmengine.model import BaseModule
 from mmengine.runner.checkpoint import CheckpointLoader
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from ..layers import deploy_modules, nlc_to_nchw
 from ..utils.checkpoint import unwrap_state_dict
 
 
+@dataclass
+class DynamicStats:
+    """What the dynamic parts of a backbone did in its last forward pass.
+
+    One type for every dynamic design; each fills the fields it has.
+
+    Attributes:
+        flops_ratio (Tensor, optional): Scalar, batch mean of
+            ``sample_flops_ratio`` (DGE); differentiable w.r.t. the routers
+            in training, which is what the budget loss needs.
+        sample_flops_ratio (Tensor, optional): (B,) realised / static
+            multiply-adds of the dynamic blocks of each sample (DGE).
+        dynamic_macs (Tensor, optional): (B,) realised multiply-adds of the
+            dynamic blocks (DGE).
+        static_macs (float, optional): Multiply-adds of the dynamic blocks
+            at their static (finest) setting (DGE).
+        gates (list[Tensor]): Per DGE block in depth order, the (B, Rh, Rw)
+            chosen option of each region (0: 16 queries, 1: 4, 2: 1).
+        grid_shapes (list[tuple]): Per DGE block, the (H, W) token grid.
+        records (list): Per LTM block, its merging record (filled only while
+            the backbone's ``record_masks`` is True).
+    """
+    flops_ratio: Optional[torch.Tensor] = None
+    sample_flops_ratio: Optional[torch.Tensor] = None
+    dynamic_macs: Optional[torch.Tensor] = None
+    static_macs: Optional[float] = None
+    gates: List[torch.Tensor] = field(default_factory=list)
+    grid_shapes: List[Tuple[int, int]] = field(default_factory=list)
+    records: list = field(default_factory=list)
+
+
 class BaseSparseBackbone(BaseModule):
-    """Base class of the hierarchical backbones of sparse_backbones.
+    """Base class of every backbone of sparse_backbones (the contract is in
+    the module docstring).
 
     Subclasses define :attr:`arch_zoo`, :attr:`essential_keys`,
     :attr:`per_stage_keys` (arch keys with one value per stage) and
     :attr:`stem_names` (attributes holding the stem's modules and
-    parameters), and build ``self.stages`` (an ``nn.ModuleList`` whose items
-    have a ``blocks`` ``nn.ModuleList``) in ``__init__``.
+    parameters), build ``self.stages`` (an ``nn.ModuleList`` whose items
+    have a ``blocks`` ``nn.ModuleList``) for stages ``0..last_stage`` in
+    ``__init__``, and implement :meth:`forward_stem`,
+    :meth:`forward_stage` and :meth:`stage_tokens`.
 
     Args:
         arch (str | dict): A key of :attr:`arch_zoo` or a dict with at least
@@ -59,6 +126,13 @@ class BaseSparseBackbone(BaseModule):
     num_stages: int = 4
     stage_strides: Tuple[int, ...] = (4, 8, 16, 32)
     out_types: Tuple[str, ...] = ('featmap', )
+    # Plain ViTs: a stage is one block (mmpretrain's VisionTransformer).
+    is_plain: bool = False
+    # DGE and LTM: last_stats holds a DynamicStats after every forward.
+    is_dynamic: bool = False
+    # 2: output norms named norm{i}; older checkpoints are upgraded by
+    # upgrade_legacy_keys (see legacy_key_renames).
+    _version = 2
 
     def __init__(self,
                  arch: Union[str, dict],
@@ -83,6 +157,8 @@ class BaseSparseBackbone(BaseModule):
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
         self.with_cp = with_cp
+        self.deployed = False
+        self._last_stats: Optional[DynamicStats] = None
 
     # ----------------------------------------------------------- arch / io
     @classmethod
@@ -144,7 +220,76 @@ class BaseSparseBackbone(BaseModule):
                 module=f'stages.{i}') for i in self.out_indices
         ]
 
+    @property
+    def last_stage(self) -> int:
+        """The last stage whose output is needed: later stages are neither
+        built nor run."""
+        if self.out_type != 'featmap':
+            return self.num_stages - 1
+        return max(self.out_indices)
+
     # ------------------------------------------------------------ running
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        """(B, C, H, W) images -> tuple of outputs (see the contract)."""
+        if self.is_dynamic:
+            self._last_stats = None
+        state = self.forward_stem(x)
+        maps = {}
+        for i in range(self.last_stage + 1):
+            state = self.forward_stage(i, state)
+            if self.out_type == 'featmap' and i in self.out_indices:
+                maps[i] = self.featmap(i, state)
+        if self.is_dynamic:
+            self._last_stats = self.collect_stats(state)
+        if self.out_type != 'featmap':
+            return (self.forward_pooled(state), )
+        return tuple(maps[i] for i in self.out_indices)
+
+    def forward_stem(self, x: torch.Tensor) -> Any:
+        """Images -> the state the first stage reads (any object)."""
+        raise NotImplementedError
+
+    def forward_stage(self, index: int, state: Any) -> Any:
+        """Run stage ``index`` on ``state``; return the new state."""
+        raise NotImplementedError
+
+    def stage_tokens(self, index: int,
+                     state: Any) -> Tuple[torch.Tensor, Tuple[int, int]]:
+        """The (B, H*W, C) grid tokens of stage ``index``'s output in
+        ``state`` (no extra tokens) and their (H, W)."""
+        raise NotImplementedError
+
+    def featmap(self, index: int, state: Any) -> torch.Tensor:
+        """Stage ``index``'s output map: its tokens through ``norm{index}``
+        (if it has one) as a contiguous (B, C, H, W) tensor."""
+        tokens, hw_shape = self.stage_tokens(index, state)
+        norm = self.out_norm(index)
+        if norm is not None:
+            tokens = norm(tokens)
+        return nlc_to_nchw(tokens, hw_shape).contiguous()
+
+    def forward_pooled(self, state: Any) -> torch.Tensor:
+        """The (B, C) pooled output of ``out_type`` after the last stage."""
+        raise NotImplementedError
+
+    def collect_stats(self, state: Any) -> DynamicStats:
+        """The :class:`DynamicStats` of a finished forward (dynamic
+        designs)."""
+        raise NotImplementedError
+
+    @property
+    def last_stats(self) -> Optional[DynamicStats]:
+        """:class:`DynamicStats` of the last forward pass (reset by each) for
+        the dynamic designs; None for the static ones."""
+        if not self.is_dynamic:
+            return None
+        if self._last_stats is None:
+            raise RuntimeError(
+                f'{type(self).__name__} has no gate statistics yet: they '
+                f'are computed by a forward pass (and reset at the start of '
+                f'each), so call the model on a batch first')
+        return self._last_stats
+
     def run_block(self, block: nn.Module, *args):
         """Call ``block``, checkpointed when ``with_cp`` applies."""
         if self.with_cp and any(
@@ -183,6 +328,12 @@ class BaseSparseBackbone(BaseModule):
                 param.requires_grad = False
 
     def train(self, mode: bool = True) -> 'BaseSparseBackbone':
+        if mode and self.deployed:
+            raise RuntimeError(
+                f'{type(self).__name__} was switched to deploy (fused '
+                f'inference layers, BatchNorms folded) and cannot train; '
+                f'build the model again (or load its checkpoint into a new '
+                f'one) to train it')
         super().train(mode)
         self._freeze_stages()
         if mode and self.norm_eval:
@@ -238,6 +389,45 @@ class BaseSparseBackbone(BaseModule):
             return 0, num_layers
         return num_layers - 1, num_layers
 
+    # ------------------------------------------------------------ deploy
+    def switch_to_deploy(self) -> None:
+        """Swap layers for their fused inference versions, once, in place
+        (mmpretrain's idiom; see :mod:`sparse_backbones.layers.fused`). The
+        model is then for inference only: ``train()`` refuses it."""
+        if self.deployed:
+            return
+        self.eval()
+        deploy_modules(self)
+        self.deployed = True
+
+    # ----------------------------------------------------- legacy names
+    def legacy_key_renames(self) -> List[Tuple[str, str]]:
+        """``(pattern, replacement)`` regexes from the names of checkpoints
+        this package wrote before ``_version`` 2 to today's names."""
+        return []
+
+    def upgrade_legacy_keys(self, state_dict: Dict[str, torch.Tensor],
+                            prefix: str = '') -> None:
+        """Rename, in place, the keys under ``prefix`` that carry an older
+        name of this backbone (the one place old names are mapped)."""
+        renames = [(re.compile(p), r) for p, r in self.legacy_key_renames()]
+        if not renames:
+            return
+        for key in [k for k in state_dict if k.startswith(prefix)]:
+            name = key[len(prefix):]
+            for pattern, replacement in renames:
+                name = pattern.sub(replacement, name)
+            if prefix + name != key:
+                state_dict[prefix + name] = state_dict.pop(key)
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata,
+                              *args, **kwargs) -> None:
+        version = local_metadata.get('version')
+        if version is None or version < 2:
+            self.upgrade_legacy_keys(state_dict, prefix)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata,
+                                      *args, **kwargs)
+
     # -------------------------------------------------------- pretrained
     def convert_state_dict(
             self, state_dict: Dict[str, torch.Tensor]
@@ -271,10 +461,16 @@ class BaseSparseBackbone(BaseModule):
             KeyError: when weights are missing or have the wrong shape, with
                 the offending keys and shapes in the message.
         """
-        raw = CheckpointLoader.load_checkpoint(
-            checkpoint, map_location=map_location)
+        # mmengine training checkpoints (message_hub, numpy meta) load under
+        # weights_only with the allow-list, for this load only.
+        from ..utils.safe_load import safe_checkpoint_loading
+        with safe_checkpoint_loading():
+            raw = CheckpointLoader.load_checkpoint(
+                checkpoint, map_location=map_location)
         prefixes = ('module.', ) + ((prefix, ) if prefix else ())
-        state_dict = self.convert_state_dict(unwrap_state_dict(raw, prefixes))
+        state_dict = dict(unwrap_state_dict(raw, prefixes))
+        self.upgrade_legacy_keys(state_dict)
+        state_dict = self.convert_state_dict(state_dict)
         self.load_backbone_state_dict(state_dict, source=checkpoint)
 
     def load_backbone_state_dict(self, state_dict: Dict[str, torch.Tensor],
@@ -306,3 +502,13 @@ class BaseSparseBackbone(BaseModule):
         logger.info(f'Loaded {type(self).__name__} weights from {source}; '
                     f'ignored {len(unexpected)} keys not used by this model'
                     + (f' (e.g. {unexpected[:5]})' if unexpected else ''))
+
+
+def deploy(model: nn.Module) -> nn.Module:
+    """Switch every sparse_backbones backbone inside ``model`` (a backbone
+    or any host model: classifier, detector, segmentor) to its fused
+    inference layers, in place; returns ``model``."""
+    for module in list(model.modules()):
+        if isinstance(module, BaseSparseBackbone):
+            module.switch_to_deploy()
+    return model

@@ -10,84 +10,79 @@ H. Sun, J. Sun, N. Zheng; NeurIPS 2021).
 Each block routes every 4x4 region of its token grid to 16, 4 or 1 queries
 (:class:`~sparse_backbones.layers.dge.DGEBlock`); the token count between
 blocks never changes, so the hosts keep their outputs. The realised cost of
-the last forward is in :attr:`last_stats` (:class:`DGEStats`), which the
-registered ``BudgetLoss`` turns into
+the last forward is in :attr:`last_stats` (a
+:class:`~sparse_backbones.backbones.base.DynamicStats` built from the
+blocks' records), which the registered ``BudgetLoss`` turns into
 ``loss_weight * (flops_ratio - budget) ** 2``.
 
-Layout: ``DGEDeiT.stages[i]`` is block i (so ``out_indices`` and
-``frozen_stages`` count blocks, as in mmpretrain's ``VisionTransformer``);
-``DGEPVT.stages[i]`` is PVT stage i + 1 (its patch embedding as
-``downsample``, its position embedding, its blocks, and in the last stage the
-cls token). :func:`~sparse_backbones.converters.convert_dge` maps the
-reference checkpoints.
+Layout: ``DGEDeiT.stages[i]`` is block i (a plain ViT: ``out_indices`` and
+``frozen_stages`` count blocks, as in mmpretrain's ``VisionTransformer``;
+the final norm is ``norm{depth - 1}``); ``DGEPVT.stages[i]`` is PVT stage
+i + 1 (its patch embedding as ``downsample``, its position embedding, its
+blocks, and in the last stage the cls token; the final norm ``norm3``).
+:func:`~sparse_backbones.converters.convert_dge` maps the reference
+checkpoints.
 """
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from torch.nn.init import trunc_normal_
 
-from ..layers import drop_path_rates, nchw_to_nlc, nlc_to_nchw
+from ..layers import (PatchEmbed, drop_path_rates, init_vit_weights,
+                      nlc_to_nchw, resize_pos_embed)
 from ..layers.dge import DGEBlock
 from ..registry import MODELS, register_module
-from .base import BaseSparseBackbone
+from .base import BaseSparseBackbone, DynamicStats
 
 
 @dataclass
-class DGEStats:
-    """What the routers of a DGE backbone decided in one forward pass.
-
-    Attributes:
-        flops_ratio (Tensor): Scalar, batch mean of ``sample_flops_ratio``;
-            differentiable w.r.t. the routers in training (straight-through
-            gates), which is what the budget loss needs.
-        sample_flops_ratio (Tensor): (B,) realised / static multiply-adds of
-            the DGE blocks of each sample. Static is the same model with
-            every region at the finest split (the vanilla blocks plus the
-            routers); stem and head are not counted, as in the reference.
-        dynamic_macs (Tensor): (B,) realised multiply-adds of the blocks.
-        static_macs (float): Multiply-adds of the blocks at the finest split.
-        gates (list[Tensor]): Per block in depth order, the (B, Rh, Rw)
-            chosen option of each region (0: 16 queries, 1: 4, 2: 1).
-        grid_shapes (list[tuple]): Per block, the (H, W) token grid.
-    """
-    flops_ratio: torch.Tensor
-    sample_flops_ratio: torch.Tensor
-    dynamic_macs: torch.Tensor
-    static_macs: float
-    gates: List[torch.Tensor] = field(default_factory=list)
-    grid_shapes: List[Tuple[int, int]] = field(default_factory=list)
-
-
-class _DGEStatsMixin:
-    """``last_stats`` bookkeeping shared by the DGE backbones."""
-    _last_stats: Optional[DGEStats] = None
+class _DGEState:
+    """What the stages pass on: the tokens and the blocks' records."""
+    x: torch.Tensor  # (B, E + H * W, C), E extra (cls) tokens first
+    hw_shape: Tuple[int, int]
+    # Per block run: (block, hw_shape, num_extra, num_queries, choice).
+    records: list
 
     @property
-    def last_stats(self) -> DGEStats:
-        """:class:`DGEStats` of the last forward pass (reset by each)."""
-        if self._last_stats is None:
-            raise RuntimeError(
-                f'{type(self).__name__} has no gate statistics yet: they '
-                f'are computed by a forward pass (and reset at the start of '
-                f'each), so call the model on a batch first')
-        return self._last_stats
+    def num_extra(self) -> int:
+        return self.x.shape[1] - self.hw_shape[0] * self.hw_shape[1]
 
-    def _run_dge_blocks(self, blocks: Sequence[DGEBlock], x: torch.Tensor,
-                        hw_shape: Tuple[int, int], records: list):
+
+class _DGEMixin:
+    """What the DGE backbones share: running their blocks with records,
+    the statistics from those records and the routers' bias."""
+
+    def _run_dge_blocks(self, blocks: Sequence[DGEBlock],
+                        state: _DGEState) -> _DGEState:
+        x, hw_shape = state.x, state.hw_shape
         for block in blocks:
             x, num_queries, choice = self.run_block(block, x, hw_shape)
-            records.append(
+            state.records.append(
                 (block, tuple(hw_shape),
                  x.shape[1] - hw_shape[0] * hw_shape[1], num_queries, choice))
-        return x
+        state.x = x
+        return state
 
-    def _set_stats(self, records: list) -> None:
+    def stage_tokens(self, index: int,
+                     state: _DGEState) -> Tuple[torch.Tensor, tuple]:
+        return state.x[:, state.num_extra:], state.hw_shape
+
+    def forward_pooled(self, state: _DGEState) -> torch.Tensor:
+        """``cls_token``: the final norm of the class token."""
+        return self.out_norm(self.num_stages - 1)(state.x)[:, 0]
+
+    def collect_stats(self, state: _DGEState) -> DynamicStats:
+        """Realised / static multiply-adds of the blocks that ran.
+
+        Static is the same model with every region at the finest split (the
+        vanilla blocks plus the routers); stem and head are not counted, as
+        in the reference.
+        """
         dynamic, static = 0, 0.
-        for block, hw_shape, num_extra, num_queries, _ in records:
+        for block, hw_shape, num_extra, num_queries, _ in state.records:
             # float64: the totals exceed float32's exact integer range.
             dynamic = dynamic + block.macs(hw_shape, num_extra,
                                            num_queries.double())
@@ -99,13 +94,27 @@ class _DGEStatsMixin:
             # eval (e.g. while counting MACs) it would hold every
             # activation of the pass until the next one.
             ratio, dynamic = ratio.detach(), dynamic.detach()
-        self._last_stats = DGEStats(
+        return DynamicStats(
             flops_ratio=ratio.mean(),
             sample_flops_ratio=ratio,
             dynamic_macs=dynamic,
             static_macs=static,
-            gates=[r[4] for r in records],
-            grid_shapes=[r[1] for r in records])
+            gates=[r[4] for r in state.records],
+            grid_shapes=[r[1] for r in state.records])
+
+    def legacy_key_renames(self) -> List[Tuple[str, str]]:
+        # The final norm was ``norm`` before output norms were norm{i}.
+        return [(r'^norm\.', f'norm{self.num_stages - 1}.')]
+
+    def convert_state_dict(self, state_dict):
+        from ..converters import convert_dge
+        return convert_dge(state_dict, self.img_size)
+
+    def _init_dge_weights(self, router_bias: Optional[Sequence[float]]):
+        self.apply(init_vit_weights)
+        for block in self.dge_blocks():  # after the generic init
+            block.reset_router(None if router_bias is None else torch.
+                               tensor(router_bias, dtype=torch.float32))
 
     def dge_blocks(self) -> List[DGEBlock]:
         """The DGE blocks in depth order."""
@@ -124,51 +133,6 @@ class _DGEStatsMixin:
                 block.router.bias.copy_(bias)
 
 
-def _pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
-    """Zero-pad (B, C, H, W) images on the bottom/right to a multiple."""
-    H, W = x.shape[2:]
-    if H % multiple == 0 and W % multiple == 0:
-        return x  # F.pad would still copy
-    return F.pad(x, (0, -W % multiple, 0, -H % multiple))
-
-
-def _resize_pos_embed(pos_embed: torch.Tensor, src_shape: Tuple[int, int],
-                      dst_shape: Tuple[int, int], num_extra: int,
-                      mode: str) -> torch.Tensor:
-    """(1, E + h*w, C) position embedding -> (1, E + H*W, C)."""
-    if tuple(src_shape) == tuple(dst_shape):
-        return pos_embed
-    extra, grid = pos_embed[:, :num_extra], pos_embed[:, num_extra:]
-    grid = F.interpolate(
-        nlc_to_nchw(grid, src_shape),
-        size=tuple(dst_shape),
-        mode=mode,
-        align_corners=False)
-    return torch.cat([extra, nchw_to_nlc(grid)], dim=1)
-
-
-class _PatchEmbed(nn.Module):
-    """Strided convolution (+ LayerNorm for PVT), padding odd sizes."""
-
-    def __init__(self, in_channels: int, embed_dims: int, patch_size: int,
-                 norm: bool) -> None:
-        super().__init__()
-        self.patch_size = patch_size
-        self.proj = nn.Conv2d(
-            in_channels, embed_dims, patch_size, stride=patch_size)
-        # eps 1e-5 as PVT v1's patch embedding.
-        self.norm = nn.LayerNorm(embed_dims) if norm else None
-
-    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, tuple]:
-        """(B, C_in, H, W) -> (B, ceil(H/p) * ceil(W/p), C) and the grid."""
-        x = self.proj(_pad_to_multiple(x, self.patch_size))
-        hw_shape = tuple(x.shape[2:])
-        x = nchw_to_nlc(x)
-        if self.norm is not None:
-            x = self.norm(x)
-        return x, hw_shape
-
-
 class _DGEStage(nn.Module):
     """Blocks of one stage, with the stage's downsampling, position
     embedding and cls token where the host has them."""
@@ -185,19 +149,13 @@ class _DGEStage(nn.Module):
         self.blocks = nn.ModuleList(blocks)
 
 
-def _init_weights(module: nn.Module) -> None:
-    if isinstance(module, nn.Linear):
-        trunc_normal_(module.weight, std=.02)
-        if module.bias is not None:
-            nn.init.zeros_(module.bias)
-    elif isinstance(module, nn.LayerNorm):
-        nn.init.ones_(module.weight)
-        nn.init.zeros_(module.bias)
-
-
 @register_module(MODELS)
-class DGEDeiT(_DGEStatsMixin, BaseSparseBackbone):
+class DGEDeiT(_DGEMixin, BaseSparseBackbone):
     """DeiT with a Dynamic Grained Encoder in every block.
+
+    A plain ViT (``is_plain``): stage i is block i, so ``out_indices`` and
+    ``frozen_stages`` count blocks, as in mmpretrain's
+    ``VisionTransformer``; the final norm is ``norm{depth - 1}``.
 
     Args:
         arch (str | dict): ``'tiny'``, ``'small'``, ``'base'`` (or ``'t'``,
@@ -217,8 +175,8 @@ class DGEDeiT(_DGEStatsMixin, BaseSparseBackbone):
         out_type (str): ``'featmap'``: the patch tokens after the blocks in
             ``out_indices`` as (B, C, H/16, W/16) maps (the last block's
             through the final norm, as mmpretrain's ``VisionTransformer``);
-            ``'cls_token'``: ``(norm(x)[:, 0],)`` for ``LinearClsHead``.
-            Defaults to ``'featmap'``.
+            ``'cls_token'``: ``(norm{depth - 1}(x)[:, 0],)`` for
+            ``LinearClsHead``. Defaults to ``'featmap'``.
         out_indices (int | Sequence[int]): Blocks whose outputs are returned
             (``'featmap'`` only). Defaults to -1.
         router_bias (Sequence[float], optional): Initial logit bias of every
@@ -227,8 +185,6 @@ class DGEDeiT(_DGEStatsMixin, BaseSparseBackbone):
         sparse_inference (bool): At inference compute only the selected
             queries; False runs the dense reference path (all
             granularities, argmax gate). Defaults to True.
-        fused (bool): SDPA and oneDNN fast paths; False the reference.
-            Defaults to True.
         **kwargs: ``frozen_stages`` (k freezes ``patch_embed``,
             ``cls_token``, ``pos_embed`` and the first k blocks),
             ``norm_eval``, ``with_cp``, ``init_cfg`` of
@@ -249,6 +205,8 @@ class DGEDeiT(_DGEStatsMixin, BaseSparseBackbone):
     essential_keys = ('embed_dims', 'depth', 'num_heads')
     stem_names = ('patch_embed', 'cls_token', 'pos_embed')
     out_types = ('featmap', 'cls_token')
+    is_plain = True
+    is_dynamic = True
 
     def __init__(self,
                  arch: Union[str, dict] = 'tiny',
@@ -259,7 +217,6 @@ class DGEDeiT(_DGEStatsMixin, BaseSparseBackbone):
                  out_indices: Union[int, Sequence[int]] = -1,
                  router_bias: Optional[Sequence[float]] = None,
                  sparse_inference: bool = True,
-                 fused: bool = True,
                  **kwargs) -> None:
         super().__init__(
             arch, out_indices=out_indices, out_type=out_type, **kwargs)
@@ -268,14 +225,12 @@ class DGEDeiT(_DGEStatsMixin, BaseSparseBackbone):
         depth = self.num_stages
         self.embed_dims = dims
         patch_size = settings.get('patch_size', 16)
-        self.patch_embed = _PatchEmbed(
-            in_channels, dims, patch_size, norm=False)
+        self.patch_embed = PatchEmbed(in_channels, dims, patch_size)
         self.img_size = img_size
         side = img_size // patch_size
         self.pos_grid = (side, side)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dims))
         self.pos_embed = nn.Parameter(torch.zeros(1, 1 + side * side, dims))
-        last = depth - 1 if out_type == 'cls_token' else max(self.out_indices)
         rates = drop_path_rates(drop_path_rate, depth)
         self.stages = nn.ModuleList([
             _DGEStage([
@@ -284,18 +239,14 @@ class DGEDeiT(_DGEStatsMixin, BaseSparseBackbone):
                     settings['num_heads'],
                     settings.get('mlp_ratio', 4),
                     drop_path=rates[i],
-                    sparse_inference=sparse_inference,
-                    fused=fused)
-            ]) for i in range(last + 1)
+                    sparse_inference=sparse_inference)
+            ]) for i in range(self.last_stage + 1)
         ])
-        if last == depth - 1:
-            self.norm = nn.LayerNorm(dims, eps=1e-6)
+        if self.last_stage == depth - 1:
+            self.add_module(f'norm{depth - 1}', nn.LayerNorm(dims, eps=1e-6))
         trunc_normal_(self.pos_embed, std=.02)
         trunc_normal_(self.cls_token, std=.02)
-        self.apply(_init_weights)
-        for block in self.dge_blocks():  # after the generic init
-            block.reset_router(None if router_bias is None else torch.
-                               tensor(router_bias, dtype=torch.float32))
+        self._init_dge_weights(router_bias)
         self._freeze_stages()
 
     @property
@@ -310,32 +261,26 @@ class DGEDeiT(_DGEStatsMixin, BaseSparseBackbone):
     def stage_channels(self) -> Tuple[int, ...]:
         return (self.embed_dims, ) * self.num_stages
 
-    def convert_state_dict(self, state_dict):
-        from ..converters import convert_dge
-        return convert_dge(state_dict, self.img_size)
-
-    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        self._last_stats = None
+    def forward_stem(self, x: torch.Tensor) -> _DGEState:
         x, hw_shape = self.patch_embed(x)
         x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1)
-        x = x + _resize_pos_embed(self.pos_embed, self.pos_grid, hw_shape, 1,
-                                  'bicubic')
-        records, outs = [], []
-        for i, stage in enumerate(self.stages):
-            x = self._run_dge_blocks(stage.blocks, x, hw_shape, records)
-            if self.out_type == 'featmap' and i in self.out_indices:
-                out = self.norm(x) if i == self.num_stages - 1 else x
-                outs.append((i, nlc_to_nchw(out[:, 1:], hw_shape)))
-        self._set_stats(records)
-        if self.out_type == 'cls_token':
-            return (self.norm(x)[:, 0], )
-        maps = dict(outs)
-        return tuple(maps[i].contiguous() for i in self.out_indices)
+        x = x + resize_pos_embed(self.pos_embed, self.pos_grid, hw_shape,
+                                 'bicubic', 1)
+        return _DGEState(x, hw_shape, [])
+
+    def forward_stage(self, index: int, state: _DGEState) -> _DGEState:
+        return self._run_dge_blocks(self.stages[index].blocks, state)
 
 
 @register_module(MODELS)
-class DGEPVT(_DGEStatsMixin, BaseSparseBackbone):
+class DGEPVT(_DGEMixin, BaseSparseBackbone):
     """PVT v1 with a Dynamic Grained Encoder in every block.
+
+    Stage i + 1 of PVT is ``stages[i]``: its patch embedding as
+    ``downsample``, its position embedding, its blocks, and in the last
+    stage the cls token. Like PVT v1, the maps have no output norms; the
+    final norm (``norm3``, of the last stage's output) exists for the
+    ``'cls_token'`` output only.
 
     Args:
         arch (str | dict): ``'tiny'``, ``'small'``, ``'medium'``, ``'large'``
@@ -356,10 +301,10 @@ class DGEPVT(_DGEStatsMixin, BaseSparseBackbone):
         out_type (str): ``'featmap'``: the maps of the stages in
             ``out_indices`` (NCHW, strides 4/8/16/32; the cls token of the
             last stage dropped), building only the stages they need;
-            ``'cls_token'``: ``(norm(x)[:, 0],)`` after the last stage, for
+            ``'cls_token'``: ``(norm3(x)[:, 0],)`` after the last stage, for
             ``LinearClsHead``. Defaults to ``'featmap'``.
         out_indices (int | Sequence[int]): Defaults to (0, 1, 2, 3).
-        router_bias, sparse_inference, fused: as :class:`DGEDeiT`.
+        router_bias, sparse_inference: as :class:`DGEDeiT`.
         **kwargs: ``frozen_stages`` (0 freezes ``patch_embed`` and
             ``pos_embed``; k also the first k stages), ``norm_eval``,
             ``with_cp``, ``init_cfg`` of :class:`BaseSparseBackbone`.
@@ -391,6 +336,7 @@ class DGEPVT(_DGEStatsMixin, BaseSparseBackbone):
                       'sr_ratios')
     stem_names = ('patch_embed', 'pos_embed')
     out_types = ('featmap', 'cls_token')
+    is_dynamic = True
 
     def __init__(self,
                  arch: Union[str, dict] = 'tiny',
@@ -401,7 +347,6 @@ class DGEPVT(_DGEStatsMixin, BaseSparseBackbone):
                  out_indices: Union[int, Sequence[int]] = (0, 1, 2, 3),
                  router_bias: Optional[Sequence[float]] = None,
                  sparse_inference: bool = True,
-                 fused: bool = True,
                  **kwargs) -> None:
         super().__init__(
             arch, out_indices=out_indices, out_type=out_type, **kwargs)
@@ -412,16 +357,15 @@ class DGEPVT(_DGEStatsMixin, BaseSparseBackbone):
         mlp_ratios = list(settings.get('mlp_ratios', (8, 8, 4, 4)))
         sr_ratios = list(settings.get('sr_ratios', (8, 4, 2, 1)))
         self.embed_dims = tuple(dims)
-        last = self.num_stages - 1 if out_type == 'cls_token' else max(
-            self.out_indices)
         self.img_size = img_size
-        self.patch_embed = _PatchEmbed(in_channels, dims[0], 4, norm=True)
+        # eps 1e-5 as PVT v1's patch embeddings.
+        self.patch_embed = PatchEmbed(in_channels, dims[0], 4, norm_eps=1e-5)
         self.pos_grids = [(img_size // 4 // 2**i, ) * 2 for i in range(4)]
         self.pos_embed = nn.Parameter(
             torch.zeros(1, math.prod(self.pos_grids[0]), dims[0]))
         rates = iter(drop_path_rates(drop_path_rate, sum(depths)))
         self.stages = nn.ModuleList()
-        for i in range(last + 1):
+        for i in range(self.last_stage + 1):
             blocks = [
                 DGEBlock(
                     dims[i],
@@ -429,15 +373,16 @@ class DGEPVT(_DGEStatsMixin, BaseSparseBackbone):
                     mlp_ratios[i],
                     sr_ratio=sr_ratios[i],
                     drop_path=next(rates),
-                    sparse_inference=sparse_inference,
-                    fused=fused) for _ in range(depths[i])
+                    sparse_inference=sparse_inference)
+                for _ in range(depths[i])
             ]
             is_last = i == self.num_stages - 1
+            downsample = PatchEmbed(
+                dims[i - 1], dims[i], 2, norm_eps=1e-5) if i > 0 else None
             self.stages.append(
                 _DGEStage(
                     blocks,
-                    downsample=_PatchEmbed(dims[i - 1], dims[i], 2, True)
-                    if i > 0 else None,
+                    downsample=downsample,
                     pos_embed=nn.Parameter(
                         torch.zeros(1,
                                     math.prod(self.pos_grids[i]) +
@@ -445,7 +390,7 @@ class DGEPVT(_DGEStatsMixin, BaseSparseBackbone):
                     cls_token=nn.Parameter(torch.zeros(1, 1, dims[i]))
                     if is_last else None))
         if out_type == 'cls_token':
-            self.norm = nn.LayerNorm(dims[-1], eps=1e-6)
+            self.norm3 = nn.LayerNorm(dims[-1], eps=1e-6)
         for param in [self.pos_embed] + [
                 s.pos_embed for s in self.stages if s.pos_embed is not None
         ]:
@@ -453,45 +398,34 @@ class DGEPVT(_DGEStatsMixin, BaseSparseBackbone):
         for stage in self.stages:
             if stage.cls_token is not None:
                 trunc_normal_(stage.cls_token, std=.02)
-        self.apply(_init_weights)
-        for block in self.dge_blocks():  # after the generic init
-            block.reset_router(None if router_bias is None else torch.
-                               tensor(router_bias, dtype=torch.float32))
+        self._init_dge_weights(router_bias)
         self._freeze_stages()
 
     @property
     def stage_channels(self) -> Tuple[int, ...]:
         return self.embed_dims
 
-    def convert_state_dict(self, state_dict):
-        from ..converters import convert_dge
-        return convert_dge(state_dict, self.img_size)
-
-    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        self._last_stats = None
+    def forward_stem(self, x: torch.Tensor) -> _DGEState:
         x, hw_shape = self.patch_embed(x)
-        x = x + _resize_pos_embed(self.pos_embed, self.pos_grids[0], hw_shape,
-                                  0, 'bilinear')
-        records, maps = [], {}
-        for i, stage in enumerate(self.stages):
-            if stage.downsample is not None:
-                x, hw_shape = stage.downsample(
-                    nlc_to_nchw(x, hw_shape).contiguous())
-                num_extra = 0
-                if stage.cls_token is not None:
-                    x = torch.cat(
-                        [stage.cls_token.expand(x.shape[0], -1, -1), x], dim=1)
-                    num_extra = 1
-                x = x + _resize_pos_embed(stage.pos_embed, self.pos_grids[i],
-                                          hw_shape, num_extra, 'bilinear')
-            x = self._run_dge_blocks(stage.blocks, x, hw_shape, records)
-            if self.out_type == 'featmap' and i in self.out_indices:
-                grid = x[:, x.shape[1] - hw_shape[0] * hw_shape[1]:]
-                maps[i] = nlc_to_nchw(grid, hw_shape).contiguous()
-        self._set_stats(records)
-        if self.out_type == 'cls_token':
-            return (self.norm(x)[:, 0], )
-        return tuple(maps[i] for i in self.out_indices)
+        x = x + resize_pos_embed(self.pos_embed, self.pos_grids[0], hw_shape,
+                                 'bilinear', 0)
+        return _DGEState(x, hw_shape, [])
+
+    def forward_stage(self, index: int, state: _DGEState) -> _DGEState:
+        stage = self.stages[index]
+        if stage.downsample is not None:
+            # (B, H*W, C) -> (B, C, H, W) -> (B, H/2 * W/2, C')
+            x, hw_shape = stage.downsample(
+                nlc_to_nchw(state.x, state.hw_shape).contiguous())
+            num_extra = 0
+            if stage.cls_token is not None:
+                x = torch.cat(
+                    [stage.cls_token.expand(x.shape[0], -1, -1), x], dim=1)
+                num_extra = 1
+            x = x + resize_pos_embed(stage.pos_embed, self.pos_grids[index],
+                                     hw_shape, 'bilinear', num_extra)
+            state.x, state.hw_shape = x, hw_shape
+        return self._run_dge_blocks(stage.blocks, state)
 
 
 @torch.no_grad()

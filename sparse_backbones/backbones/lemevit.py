@@ -17,6 +17,11 @@ stride-4 DCA blocks ("code stage 1"); ``stages[1..3]`` are code stages 2-4.
 Numerics follow the official classification model exactly (same parameter
 count, DCA temperatures, shared norms/MLP between image and meta tokens);
 :func:`~sparse_backbones.converters.convert_lemevit` maps its checkpoints.
+
+The stages have no output norms: dense outputs are the image tokens as they
+are (as upstream's detection/segmentation backbones return them). The only
+one is the classifier's BatchNorm of the last map, ``norm3``, which exists
+only for ``out_type='avg_featmap'``, where no map is returned.
 """
 import math
 from typing import List, Optional, Sequence, Tuple, Union
@@ -24,9 +29,8 @@ from typing import List, Optional, Sequence, Tuple, Union
 import torch
 import torch.nn as nn
 from mmcv.cnn.bricks import DropPath
-from torch.nn.init import trunc_normal_
 
-from ..layers import (Attention, Mlp, conv_bn, drop_path_rates, linear,
+from ..layers import (Attention, Mlp, drop_path_rates, init_vit_weights,
                       merge_heads, multi_head_attention, nchw_to_nlc,
                       nlc_to_nchw, split_heads)
 from ..registry import MODELS, register_module
@@ -37,6 +41,10 @@ CROSS = 'cross'  # meta tokens attend to image tokens; image tokens unchanged
 DUAL = 'dual'  # dual cross-attention between image and meta tokens
 STANDARD = 'standard'  # global self-attention (meta tokens separately)
 
+# The forward state between stages: image tokens (B, H*W, C), meta tokens
+# (B, M, C) and the image grid (H, W).
+_State = Tuple[torch.Tensor, torch.Tensor, Tuple[int, int]]
+
 
 def _meta_projection(in_dims: int, out_dims: int) -> nn.Sequential:
     """The per-stage MLP that carries meta tokens to a stage's width."""
@@ -45,30 +53,28 @@ def _meta_projection(in_dims: int, out_dims: int) -> nn.Sequential:
         nn.GELU(), nn.Linear(4 * in_dims, out_dims), nn.LayerNorm(out_dims))
 
 
-def _conv_bn(in_dims: int, out_dims: int) -> List[nn.Module]:
-    return [
+def _downsample(in_dims: int, out_dims: int) -> nn.Sequential:
+    """Stride-2 3x3 conv + BN (one module after ``switch_to_deploy``)."""
+    return nn.Sequential(
         nn.Conv2d(in_dims, out_dims, 3, stride=2, padding=1),
-        nn.BatchNorm2d(out_dims)
-    ]
+        nn.BatchNorm2d(out_dims))
 
 
 class _CrossAttention(nn.Module):
     """Meta-token queries over image-token keys and values."""
 
-    def __init__(self, embed_dims: int, num_heads: int, fused: bool) -> None:
+    def __init__(self, embed_dims: int, num_heads: int) -> None:
         super().__init__()
         self.num_heads = num_heads
-        self.fused = fused
         self.q = nn.Linear(embed_dims, embed_dims)
         self.kv = nn.Linear(embed_dims, 2 * embed_dims)  # rows [k; v]
         self.proj = nn.Linear(embed_dims, embed_dims)
 
     def forward(self, x: torch.Tensor, meta: torch.Tensor) -> torch.Tensor:
-        q = split_heads(linear(meta, self.q, fused=self.fused), self.num_heads)
+        q = split_heads(self.q(meta), self.num_heads)
         k, v = (split_heads(t, self.num_heads)
-                for t in linear(x, self.kv, fused=self.fused).chunk(2, -1))
-        out = merge_heads(multi_head_attention(q, k, v, fused=self.fused))
-        return linear(out, self.proj, fused=self.fused)
+                for t in self.kv(x).chunk(2, dim=-1))
+        return self.proj(merge_heads(multi_head_attention(q, k, v)))
 
 
 class _DualCrossAttention(nn.Module):
@@ -86,11 +92,10 @@ class _DualCrossAttention(nn.Module):
             ``proj_c`` is not created.
     """
 
-    def __init__(self, embed_dims: int, num_heads: int, update_meta: bool,
-                 fused: bool) -> None:
+    def __init__(self, embed_dims: int, num_heads: int,
+                 update_meta: bool) -> None:
         super().__init__()
         self.num_heads = num_heads
-        self.fused = fused
         self.update_meta = update_meta
         self.qkv1 = nn.Linear(embed_dims, 3 * embed_dims)  # image tokens
         self.qkv2 = nn.Linear(embed_dims, 3 * embed_dims)  # meta tokens
@@ -105,19 +110,17 @@ class _DualCrossAttention(nn.Module):
         if N < 2:
             raise ValueError('Dual cross-attention needs at least 2 image '
                              'tokens; the input image is too small')
-        q1, k1, v1 = (split_heads(t, self.num_heads) for t in linear(
-            x, self.qkv1, fused=self.fused).chunk(3, dim=-1))
-        q2, k2, v2 = (split_heads(t, self.num_heads) for t in linear(
-            meta, self.qkv2, fused=self.fused).chunk(3, dim=-1))
+        q1, k1, v1 = (split_heads(t, self.num_heads)
+                      for t in self.qkv1(x).chunk(3, dim=-1))
+        q2, k2, v2 = (split_heads(t, self.num_heads)
+                      for t in self.qkv2(meta).chunk(3, dim=-1))
         scale_x = math.log(M) / math.log(N) * C**-0.5
-        x_out = merge_heads(
-            multi_head_attention(q1, k2, v2, scale=scale_x, fused=self.fused))
-        x_out = linear(x_out, self.proj_x, fused=self.fused)
+        x_out = self.proj_x(
+            merge_heads(multi_head_attention(q1, k2, v2, scale=scale_x)))
         if not self.update_meta:
             return x_out, None
-        meta_out = merge_heads(
-            multi_head_attention(q2, k1, v1, scale=C**-0.5, fused=self.fused))
-        return x_out, linear(meta_out, self.proj_c, fused=self.fused)
+        meta_out = merge_heads(multi_head_attention(q2, k1, v1, scale=C**-0.5))
+        return x_out, self.proj_c(meta_out)
 
 
 class _LeMeBlock(nn.Module):
@@ -140,8 +143,7 @@ class _LeMeBlock(nn.Module):
                  num_heads: int,
                  mlp_ratio: float,
                  drop_path: float,
-                 update_meta: bool,
-                 fused: bool = True) -> None:
+                 update_meta: bool) -> None:
         super().__init__()
         self.kind = kind
         self.update_meta = update_meta
@@ -150,14 +152,14 @@ class _LeMeBlock(nn.Module):
         # eps 1e-6 as upstream, which notes it avoids attention collapse.
         self.norm1 = nn.LayerNorm(embed_dims, eps=1e-6)
         if kind == CROSS:
-            self.attn = _CrossAttention(embed_dims, num_heads, fused)
+            self.attn = _CrossAttention(embed_dims, num_heads)
         elif kind == DUAL:
             self.attn = _DualCrossAttention(embed_dims, num_heads,
-                                            update_meta, fused)
+                                            update_meta)
         else:
-            self.attn = Attention(embed_dims, num_heads, fused=fused)
+            self.attn = Attention(embed_dims, num_heads)
         self.norm2 = nn.LayerNorm(embed_dims, eps=1e-6)
-        self.mlp = Mlp(embed_dims, int(embed_dims * mlp_ratio), fused=fused)
+        self.mlp = Mlp(embed_dims, int(embed_dims * mlp_ratio))
         self.drop_path = DropPath(drop_path) if drop_path > 0 \
             else nn.Identity()
 
@@ -189,8 +191,8 @@ class _LeMeStage(nn.Module):
     """Downsampling, meta-token projection and the blocks of one stage.
 
     ``cross_meta_proj``/``cross_blocks`` exist only in the first stage;
-    ``downsample`` (conv, BN) only after it; ``meta_proj`` only where the
-    stage reads meta tokens.
+    ``downsample`` (an ``nn.Sequential`` of conv, BN) only after it;
+    ``meta_proj`` only where the stage reads meta tokens.
     """
 
     def __init__(self,
@@ -198,10 +200,8 @@ class _LeMeStage(nn.Module):
                  downsample: Optional[nn.Sequential] = None,
                  meta_proj: Optional[nn.Module] = None,
                  cross_meta_proj: Optional[nn.Module] = None,
-                 cross_blocks: Sequence[_LeMeBlock] = (),
-                 fused: bool = True) -> None:
+                 cross_blocks: Sequence[_LeMeBlock] = ()) -> None:
         super().__init__()
-        self.fused = fused
         self.cross_meta_proj = cross_meta_proj
         self.cross_blocks = nn.ModuleList(cross_blocks)
         self.downsample = downsample
@@ -209,12 +209,10 @@ class _LeMeStage(nn.Module):
         self.blocks = nn.ModuleList(blocks)
 
     def forward(self, x: torch.Tensor, meta: torch.Tensor,
-                hw_shape: Tuple[int, int], run_block
-                ) -> Tuple[torch.Tensor, torch.Tensor, Tuple[int, int]]:
+                hw_shape: Tuple[int, int], run_block) -> _State:
         if self.downsample is not None:
-            conv, bn = self.downsample
-            x = conv_bn(nlc_to_nchw(x, hw_shape), conv, bn, fused=self.fused)
-            hw_shape = x.shape[2:]
+            x = self.downsample(nlc_to_nchw(x, hw_shape))
+            hw_shape = tuple(x.shape[2:])
             x = nchw_to_nlc(x)
         if self.cross_meta_proj is not None:
             meta = self.cross_meta_proj(meta)
@@ -251,18 +249,11 @@ class LeMeViT(BaseSparseBackbone):
         out_type (str): ``'featmap'`` returns the stage maps of
             ``out_indices`` (NCHW, strides 4/8/16/32) and builds only what
             they need; ``'avg_featmap'`` returns ``(pre_logits,)`` with
-            pre_logits (B, C) = mean(BN(image map)) + mean(LN(meta tokens)),
-            the official classifier input, for mmpretrain's
-            ``LinearClsHead`` (``out_indices`` is then ignored).
-            Defaults to ``'featmap'``.
-        fused (bool): Fast paths: attention through
-            ``F.scaled_dot_product_attention`` and, for CPU inference, the
-            linear layers (with bias and GELU) through one oneDNN kernel each
-            (:func:`~sparse_backbones.layers.linear`) and the stem and
-            downsampling convolutions with BN folded in
-            (:func:`~sparse_backbones.layers.conv_bn`). False runs the
-            explicit reference everywhere; tests hold the two equal.
-            Defaults to True.
+            pre_logits (B, C) = mean(norm3(image map)) +
+            mean(meta_norm(meta tokens)), the official classifier input
+            (``norm3`` a BatchNorm2d, ``meta_norm`` a LayerNorm), for
+            mmpretrain's ``LinearClsHead`` (``out_indices`` is then
+            ignored). Defaults to ``'featmap'``.
         **kwargs: ``out_indices``, ``frozen_stages``, ``norm_eval``,
             ``with_cp``, ``init_cfg`` of :class:`BaseSparseBackbone`.
             ``frozen_stages=0`` freezes ``patch_embed`` and ``meta_tokens``.
@@ -302,7 +293,6 @@ class LeMeViT(BaseSparseBackbone):
                  drop_path_rate: float = 0.,
                  out_type: str = 'featmap',
                  out_indices: Union[int, Sequence[int]] = (0, 1, 2, 3),
-                 fused: bool = True,
                  **kwargs) -> None:
         super().__init__(
             arch, out_indices=out_indices, out_type=out_type, **kwargs)
@@ -313,15 +303,12 @@ class LeMeViT(BaseSparseBackbone):
         mlp_ratio = settings.get('mlp_ratio', 4)
         cross_depth = settings['cross_depth']
         self.embed_dims = tuple(dims)
-        self.fused = fused
         classify = out_type == 'avg_featmap'
-        # The last stage whose output is needed bounds what is built.
-        last_stage = self.num_stages - 1 if classify else max(
-            self.out_indices)
+        last_stage = self.last_stage
 
         # Stem: two stride-2 3x3 convs (no activation after the last BN).
-        # One Sequential, GELU included, for the official checkpoint keys;
-        # forward runs it through conv_bn.
+        # One Sequential (the official keys' indices); switch_to_deploy
+        # folds it into two convolutions.
         self.patch_embed = nn.Sequential(
             nn.Conv2d(in_channels, dims[0] // 2, 3, stride=2, padding=1),
             nn.BatchNorm2d(dims[0] // 2), nn.GELU(),
@@ -341,7 +328,7 @@ class LeMeViT(BaseSparseBackbone):
 
         def block(kind, dim, update_meta):
             return _LeMeBlock(kind, dim, dim // head_dims, mlp_ratio,
-                              next(rates), update_meta, fused)
+                              next(rates), update_meta)
 
         cross_blocks = [
             block(CROSS, dims[0], True) for _ in range(cross_depth)
@@ -358,28 +345,21 @@ class LeMeViT(BaseSparseBackbone):
             self.stages.append(
                 _LeMeStage(
                     blocks,
-                    downsample=nn.Sequential(*_conv_bn(dims[i - 1], dims[i]))
+                    downsample=_downsample(dims[i - 1], dims[i])
                     if i > 0 else None,
                     meta_proj=_meta_projection(dims[max(i - 1, 0)], dims[i])
                     if reads_meta else None,
                     cross_meta_proj=_meta_projection(dims[0], dims[0])
                     if i == 0 else None,
-                    cross_blocks=cross_blocks if i == 0 else (),
-                    fused=fused))
+                    cross_blocks=cross_blocks if i == 0 else ()))
         if classify:
-            self.norm = nn.BatchNorm2d(dims[-1])
+            # The classifier's BN of the last map: stage 3's output norm by
+            # the contract's naming. Built only here, where no map is
+            # returned, so base.featmap never applies it to dense outputs.
+            self.norm3 = nn.BatchNorm2d(dims[-1])
             self.meta_norm = nn.LayerNorm(dims[-1])
-        self.apply(self._init_module)
+        self.apply(init_vit_weights)
         self._freeze_stages()
-
-    @staticmethod
-    def _init_module(module: nn.Module) -> None:
-        if isinstance(module, nn.Linear):
-            trunc_normal_(module.weight, std=.02)
-            nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.LayerNorm):
-            nn.init.ones_(module.weight)
-            nn.init.zeros_(module.bias)
 
     @property
     def stage_channels(self) -> Tuple[int, ...]:
@@ -396,7 +376,13 @@ class LeMeViT(BaseSparseBackbone):
         from ..converters import convert_lemevit
         return convert_lemevit(state_dict)
 
-    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+    def legacy_key_renames(self) -> List[Tuple[str, str]]:
+        # Before _version 2 the classifier BN was ``norm``.
+        return [(r'^norm\.', 'norm3.')]
+
+    def forward_stem(self, x: torch.Tensor) -> _State:
+        """Images -> the stride-4 image tokens, the meta tokens and the
+        grid shape."""
         H, W = x.shape[2:]
         if math.ceil(H / 8) * math.ceil(W / 8) < 2:
             raise ValueError(
@@ -404,18 +390,22 @@ class LeMeViT(BaseSparseBackbone):
                 f'cross-attention; got a {H}x{W} input, whose stride-8 grid '
                 f'is a single token. Make at least one side longer than 8 '
                 f'pixels (e.g. resize or pad to 32x32).')
-        conv1, bn1, _, conv2, bn2 = self.patch_embed
-        x = conv_bn(x, conv1, bn1, 'gelu', fused=self.fused)
-        x = conv_bn(x, conv2, bn2, fused=self.fused)
-        hw_shape = x.shape[2:]
+        x = self.patch_embed(x)
+        hw_shape = tuple(x.shape[2:])
         x = nchw_to_nlc(x)
         meta = self.meta_tokens.expand(x.shape[0], -1, -1)
-        maps = {}
-        for i, stage in enumerate(self.stages):
-            x, meta, hw_shape = stage(x, meta, hw_shape, self.run_block)
-            if self.out_type == 'featmap' and i in self.out_indices:
-                maps[i] = nlc_to_nchw(x, hw_shape).contiguous()
-        if self.out_type == 'avg_featmap':
-            image = self.norm(nlc_to_nchw(x, hw_shape)).mean(dim=(2, 3))
-            return (image + self.meta_norm(meta).mean(dim=1), )
-        return tuple(maps[i] for i in self.out_indices)
+        return x, meta, hw_shape
+
+    def forward_stage(self, index: int, state: _State) -> _State:
+        return self.stages[index](*state, self.run_block)
+
+    def stage_tokens(self, index: int,
+                     state: _State) -> Tuple[torch.Tensor, Tuple[int, int]]:
+        x, _, hw_shape = state
+        return x, hw_shape
+
+    def forward_pooled(self, state: _State) -> torch.Tensor:
+        """mean(norm3(image map)) + mean(meta_norm(meta tokens)), (B, C)."""
+        x, meta, hw_shape = state
+        image = self.norm3(nlc_to_nchw(x, hw_shape)).mean(dim=(2, 3))
+        return image + self.meta_norm(meta).mean(dim=1)

@@ -21,26 +21,28 @@ are both covered:
   table bicubically resized to the actual grid at run time; LayerNorm eps
   1e-5.
 
-Layout: ``stages[i]`` holds, in order, the DTM (``downsample``, i > 0),
-the position embedding (``pos_embed``), the cls token (stage 4,
-classification), the blocks and the norm of the dense output
-(``out_norm``). Dense outputs are taken after the blocks, before the next
-DTM, as upstream. :func:`~sparse_backbones.converters.convert_lit` maps the
+Layout: ``patch_embed`` is the stem; ``stages[i]`` holds, in order, the
+DTM (``downsample``, i > 0), the position embedding (``pos_embed``), the
+cls token (stage 4, classification) and the blocks; ``norm{i}`` is the
+norm of stage i's dense output, ``norm`` the final norm of the classifier.
+Dense outputs are taken after the blocks, before the next DTM, as
+upstream. :func:`~sparse_backbones.converters.convert_lit` maps the
 official checkpoints.
 """
 import math
+import re
 from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from mmcv.cnn.bricks import DropPath
 from mmengine.logging import MMLogger
 from torch.nn.init import trunc_normal_
 
-from ..layers import (Attention, DeformableTokenMerging, Mlp, drop_path_rates,
-                      linear, merge_heads, multi_head_attention, nchw_to_nlc,
-                      nlc_to_nchw)
+from ..layers import (Attention, DeformableTokenMerging, Mlp, PatchEmbed,
+                      attention_reference, drop_path_rates, init_vit_weights,
+                      merge_heads, multi_head_attention, nchw_to_nlc,
+                      nlc_to_nchw, resize_pos_embed)
 from ..registry import MODELS, register_module
 from .base import BaseSparseBackbone
 
@@ -52,6 +54,8 @@ ATTENTION_STAGES = (2, 3)
 # stay in L3 between the products and the softmax. Chunks of 64 MB ran
 # 2x slower (2-core EPYC; 64 x 64 and 32 x 32 maps, 12 heads).
 CPU_CHUNK_LOGITS = 2**22
+# Output norms named stages.{i}.out_norm before _version 2.
+_OUT_NORM = re.compile(r'^norm(\d+)\.')
 
 
 def grid_size(image_size: int, stride: int) -> int:
@@ -77,99 +81,38 @@ def relative_position_index(hw_shape: Tuple[int, int],
     return (relative[0] + H - 1) * (2 * W - 1) + relative[1] + W - 1
 
 
-def resize_pos_embed(pos_embed: torch.Tensor, src_hw: Tuple[int, int],
-                     dst_hw: Tuple[int, int]) -> torch.Tensor:
-    """Bilinearly resize a (1, H*W, C) position embedding to ``dst_hw``.
-
-    Official LIT-Ti (detection/segmentation) does this at every forward.
-    """
-    if tuple(src_hw) == tuple(dst_hw):
-        return pos_embed
-    grid = nlc_to_nchw(pos_embed, src_hw)
-    grid = F.interpolate(
-        grid, size=dst_hw, mode='bilinear', align_corners=False)
-    return nchw_to_nlc(grid)
-
-
 def resize_bias_table(table: torch.Tensor, dst_hw: Tuple[int,
                                                          int]) -> torch.Tensor:
     """Bicubically resize a ((2R-1)^2, heads) bias table to dst_hw sides.
+
+    The table is a (2R-1) x (2R-1) grid of ``heads`` channels, so this is
+    the position-embedding resize without extra tokens.
 
     Returns:
         Tensor: (heads, dst_h * dst_w), rows of the resized table.
     """
     side = math.isqrt(table.shape[0])
-    grid = table.t().reshape(1, -1, side, side)
-    if tuple(dst_hw) != (side, side):
-        grid = F.interpolate(
-            grid, size=dst_hw, mode='bicubic', align_corners=False)
-    return grid.flatten(2)[0]
+    return resize_pos_embed(
+        table[None], (side, side), dst_hw, num_extra_tokens=0)[0].t()
 
 
-class RelPosAttention(Attention):
-    """Global self-attention with a relative position bias over the whole
-    feature map (official LIT-S/M/B ``RelPosAttention``).
-
-    The learned table has ``(2R-1)^2`` rows for the R x R grid of the
-    pretraining size; for an H x W map it is bicubically resized to
-    ``(2H-1) x (2W-1)`` at run time, as the official dense models do.
-
-    Args:
-        embed_dims (int): Token channels.
-        num_heads (int): Heads.
-        table_side (int): ``2R - 1``.
-        fused (bool): Fast paths: on CPU, :func:`relative_position_attention`
-            (no (heads, N, N) bias is built); elsewhere SDPA with the
-            gathered bias. False runs the reference: the gathered bias and
-            the explicit products. Defaults to True.
+def gathered_position_bias(table_rows: torch.Tensor,
+                           hw_shape: Tuple[int, int]) -> torch.Tensor:
+    """(heads, N, N) bias of an H x W map from its (heads, (2H-1) *
+    (2W-1)) table rows, gathered through :func:`relative_position_index`.
     """
-
-    def __init__(self,
-                 embed_dims: int,
-                 num_heads: int,
-                 table_side: int,
-                 fused: bool = True) -> None:
-        super().__init__(embed_dims, num_heads, qkv_bias=True, fused=fused)
-        self.relative_position_bias_table = nn.Parameter(
-            torch.zeros(table_side**2, num_heads))
-        trunc_normal_(self.relative_position_bias_table, std=.02)
-
-    def table_rows(self, hw_shape: Tuple[int, int]) -> torch.Tensor:
-        """(heads, (2H-1) * (2W-1)) table resized for an H x W map."""
-        H, W = hw_shape
-        return resize_bias_table(self.relative_position_bias_table,
-                                 (2 * H - 1, 2 * W - 1))
-
-    def position_bias(self, hw_shape: Tuple[int, int]) -> torch.Tensor:
-        """(heads, N, N) bias for an H x W map, gathered through
-        :func:`relative_position_index`."""
-        table = self.relative_position_bias_table
-        index = relative_position_index(hw_shape, table.device)
-        # index_select: about 5x faster than rows[:, index] on CPU.
-        return self.table_rows(hw_shape).index_select(
-            1, index.flatten()).view(-1, *index.shape)
-
-    def forward(self, x: torch.Tensor,
-                hw_shape: Tuple[int, int]) -> torch.Tensor:
-        B, N, C = x.shape
-        qkv = linear(
-            x, self.qkv, fused=self.fused).reshape(B, N, 3, self.num_heads, -1)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
-        if self.fused and x.device.type == 'cpu':
-            out = relative_position_attention(q, k, v,
-                                              self.table_rows(hw_shape),
-                                              hw_shape)
-        else:
-            out = multi_head_attention(
-                q, k, v, bias=self.position_bias(hw_shape), fused=self.fused)
-        return linear(merge_heads(out), self.proj, fused=self.fused)
+    index = relative_position_index(hw_shape, table_rows.device)
+    # index_select: about 5x faster than rows[:, index] on CPU.
+    return table_rows.index_select(1, index.flatten()).view(-1, *index.shape)
 
 
 def relative_position_attention(query: torch.Tensor, key: torch.Tensor,
                                 value: torch.Tensor, table_rows: torch.Tensor,
                                 hw_shape: Tuple[int, int]) -> torch.Tensor:
     """``softmax(q k^T / sqrt(d) + bias) v`` with LIT's relative position
-    bias, without building the (heads, N, N) bias or its index.
+    bias, without building the (heads, N, N) bias or its index (the CPU
+    path of :class:`RelPosAttention`; the oracle is
+    :func:`relative_position_attention_reference`).
 
     ``bias[h, i, j] = table[h, y_i - y_j + H - 1, x_i - x_j + W - 1]``.
     With the queries in reverse raster order (``y' = H-1-y``,
@@ -179,7 +122,7 @@ def relative_position_attention(query: torch.Tensor, key: torch.Tensor,
     :data:`CPU_CHUNK_LOGITS` logits each, so memory stays flat on large
     maps (a 64 x 64 map has 200M logits per image). Per chunk these are the
     explicit products of :func:`~sparse_backbones.layers.
-    multi_head_attention`, with the bias added as a view.
+    attention_reference`, with the bias added as a view.
 
     Args:
         query, key, value (Tensor): (B, heads, H * W, d).
@@ -207,6 +150,65 @@ def relative_position_attention(query: torch.Tensor, key: torch.Tensor,
     return torch.cat(out, dim=2).flip(2)
 
 
+def relative_position_attention_reference(
+        query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+        table_rows: torch.Tensor, hw_shape: Tuple[int, int]) -> torch.Tensor:
+    """:func:`relative_position_attention` by the gathered (heads, N, N)
+    bias and the explicit products (the reference)."""
+    return attention_reference(
+        query, key, value, bias=gathered_position_bias(table_rows, hw_shape))
+
+
+class RelPosAttention(Attention):
+    """Global self-attention with a relative position bias over the whole
+    feature map (official LIT-S/M/B ``RelPosAttention``).
+
+    The learned table has ``(2R-1)^2`` rows for the R x R grid of the
+    pretraining size; for an H x W map it is bicubically resized to
+    ``(2H-1) x (2W-1)`` at run time, as the official dense models do. On
+    CPU the attention runs :func:`relative_position_attention` (no
+    (heads, N, N) bias is built), elsewhere
+    :func:`~sparse_backbones.layers.multi_head_attention` with the gathered
+    bias.
+
+    Args:
+        embed_dims (int): Token channels.
+        num_heads (int): Heads.
+        table_side (int): ``2R - 1``.
+    """
+
+    def __init__(self, embed_dims: int, num_heads: int,
+                 table_side: int) -> None:
+        super().__init__(embed_dims, num_heads, qkv_bias=True)
+        self.relative_position_bias_table = nn.Parameter(
+            torch.zeros(table_side**2, num_heads))
+        trunc_normal_(self.relative_position_bias_table, std=.02)
+
+    def table_rows(self, hw_shape: Tuple[int, int]) -> torch.Tensor:
+        """(heads, (2H-1) * (2W-1)) table resized for an H x W map."""
+        H, W = hw_shape
+        return resize_bias_table(self.relative_position_bias_table,
+                                 (2 * H - 1, 2 * W - 1))
+
+    def position_bias(self, hw_shape: Tuple[int, int]) -> torch.Tensor:
+        """(heads, N, N) bias for an H x W map."""
+        return gathered_position_bias(self.table_rows(hw_shape), hw_shape)
+
+    def forward(self, x: torch.Tensor,
+                hw_shape: Tuple[int, int]) -> torch.Tensor:
+        B, N, C = x.shape
+        qkv = self.qkv(x).reshape(B, N, 3, self.num_heads, -1)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+        if x.device.type == 'cpu':
+            out = relative_position_attention(q, k, v,
+                                              self.table_rows(hw_shape),
+                                              hw_shape)
+        else:
+            out = multi_head_attention(
+                q, k, v, bias=self.position_bias(hw_shape))
+        return self.proj(merge_heads(out))
+
+
 class MlpBlock(nn.Module):
     """x + DropPath(MLP(LN(x))): stages 1-2, no token mixing.
 
@@ -214,15 +216,11 @@ class MlpBlock(nn.Module):
     block), so checkpoint keys keep their names.
     """
 
-    def __init__(self,
-                 embed_dims: int,
-                 mlp_ratio: float,
-                 drop_path: float,
-                 norm_eps: float,
-                 fused: bool = True) -> None:
+    def __init__(self, embed_dims: int, mlp_ratio: float, drop_path: float,
+                 norm_eps: float) -> None:
         super().__init__()
         self.norm2 = nn.LayerNorm(embed_dims, eps=norm_eps)
-        self.mlp = Mlp(embed_dims, int(embed_dims * mlp_ratio), fused=fused)
+        self.mlp = Mlp(embed_dims, int(embed_dims * mlp_ratio))
         self.drop_path = DropPath(drop_path) if drop_path > 0 \
             else nn.Identity()
 
@@ -242,15 +240,13 @@ class AttentionBlock(MlpBlock):
                  mlp_ratio: float,
                  drop_path: float,
                  norm_eps: float,
-                 table_side: Optional[int] = None,
-                 fused: bool = True) -> None:
-        super().__init__(embed_dims, mlp_ratio, drop_path, norm_eps, fused)
+                 table_side: Optional[int] = None) -> None:
+        super().__init__(embed_dims, mlp_ratio, drop_path, norm_eps)
         self.norm1 = nn.LayerNorm(embed_dims, eps=norm_eps)
         if table_side is None:
-            self.attn = Attention(embed_dims, num_heads, fused=fused)
+            self.attn = Attention(embed_dims, num_heads)
         else:
-            self.attn = RelPosAttention(embed_dims, num_heads, table_side,
-                                        fused)
+            self.attn = RelPosAttention(embed_dims, num_heads, table_side)
 
     def forward(self, x: torch.Tensor,
                 hw_shape: Tuple[int, int]) -> torch.Tensor:
@@ -261,40 +257,16 @@ class AttentionBlock(MlpBlock):
         return super().forward(x, hw_shape)
 
 
-class PatchEmbed(nn.Module):
-    """Conv 4x4/4 + LayerNorm; sides are zero-padded at the bottom/right to
-    multiples of 4 first, as the official dense models do."""
-
-    def __init__(self,
-                 in_channels: int,
-                 embed_dims: int,
-                 patch_size: int = 4) -> None:
-        super().__init__()
-        self.patch_size = patch_size
-        self.proj = nn.Conv2d(
-            in_channels, embed_dims, patch_size, stride=patch_size)
-        self.norm = nn.LayerNorm(embed_dims)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        H, W = x.shape[2:]
-        pad_h, pad_w = -H % self.patch_size, -W % self.patch_size
-        if pad_h or pad_w:
-            x = F.pad(x, (0, pad_w, 0, pad_h))
-        x = self.proj(x)
-        hw_shape = x.shape[2:]
-        return nlc_to_nchw(self.norm(nchw_to_nlc(x)), hw_shape)
-
-
 class LITStage(nn.Module):
-    """DTM, position information, blocks and output norm of one stage.
+    """DTM, position information and blocks of one stage.
 
     Args:
         blocks (list[nn.Module]): The stage's blocks.
+        embed_dims (int): Token channels of the stage.
         downsample (nn.Module, optional): DTM from the previous stage.
         pos_grid (tuple[int, int], optional): Grid of the learned absolute
             position embedding (absolute layout only).
         cls_token (bool): Prepend a cls token (LIT-Ti classification).
-        out_norm (nn.Module, optional): Norm of the dense output.
     """
 
     def __init__(self,
@@ -302,8 +274,7 @@ class LITStage(nn.Module):
                  embed_dims: int,
                  downsample: Optional[nn.Module] = None,
                  pos_grid: Optional[Tuple[int, int]] = None,
-                 cls_token: bool = False,
-                 out_norm: Optional[nn.Module] = None) -> None:
+                 cls_token: bool = False) -> None:
         super().__init__()
         self.downsample = downsample
         self.pos_grid = pos_grid
@@ -319,17 +290,22 @@ class LITStage(nn.Module):
             trunc_normal_(self.cls_pos_embed, std=.02)
         self.has_cls_token = cls_token
         self.blocks = nn.ModuleList(blocks)
-        self.out_norm = out_norm
 
-    def forward(self, x: torch.Tensor,
+    def forward(self, x: torch.Tensor, hw_shape: Tuple[int, int],
                 run_block) -> Tuple[torch.Tensor, Tuple[int, int]]:
-        """(B, C, H, W) map -> ((B, N, C') tokens, (H', W'))."""
+        """(B, H*W, C) grid tokens -> ((B, N, C') tokens, (H', W')); N
+        counts the cls token first if the stage has one."""
         if self.downsample is not None:
-            x = self.downsample(x)
-        hw_shape = tuple(x.shape[2:])
-        x = nchw_to_nlc(x)
+            x = self.downsample(nlc_to_nchw(x, hw_shape))
+            hw_shape = tuple(x.shape[2:])
+            x = nchw_to_nlc(x)
         if self.pos_grid is not None:
-            x = x + resize_pos_embed(self.pos_embed, self.pos_grid, hw_shape)
+            x = x + resize_pos_embed(
+                self.pos_embed,
+                self.pos_grid,
+                hw_shape,
+                mode='bilinear',
+                num_extra_tokens=0)
         if self.has_cls_token:
             cls_token = self.cls_token + self.cls_pos_embed
             x = torch.cat([cls_token.expand(x.shape[0], -1, -1), x], dim=1)
@@ -362,30 +338,26 @@ class LIT(BaseSparseBackbone):
             linearly from 0 over all blocks. Defaults to 0.
         out_type (str): ``'featmap'`` returns the stage maps of
             ``out_indices`` (NCHW, strides 4/8/16/32, each through its
-            ``out_norm``) and builds only the stages they need;
+            ``norm{i}``) and builds only the stages they need;
             ``'avg_featmap'`` returns ``(pre_logits,)``, the official
             classifier input (B, C), for mmpretrain's ``LinearClsHead``:
-            the average of the normalised stage-4 tokens (relative layout)
-            or, for the absolute layout, the normalised cls token (the
-            package's name for "the model's own pooled output", as in
-            LeMeViT). ``out_indices`` is then ignored. Defaults to
-            ``'featmap'``.
+            the average of the stage-4 tokens after the final ``norm``
+            (relative layout) or, for the absolute layout, the normalised
+            cls token (the package's name for "the model's own pooled
+            output", as in LeMeViT). ``out_indices`` is then ignored.
+            Defaults to ``'featmap'``.
         out_norm_indices (Sequence[int]): Stages whose dense output goes
-            through a LayerNorm. The official detection models normalise
-            stages 1-3 (``(1, 2, 3)``), the segmentation ones all four;
-            LIT-Ti's official dense models none (``()``). Norms missing
-            from a checkpoint keep their initialisation (identity affine),
-            as the official loaders (strict=False) leave them. Defaults
-            to ``(0, 1, 2, 3)``.
-        fused (bool): Fast paths: SDPA attention, fused CPU inference
-            linear layers and torchvision's deformable convolution. False
-            runs the plain-PyTorch references everywhere; tests hold the
-            two equal. Defaults to True.
+            through a LayerNorm ``norm{i}``. The official detection models
+            normalise stages 1-3 (``(1, 2, 3)``), the segmentation ones all
+            four; LIT-Ti's official dense models none (``()``). Norms
+            missing from a checkpoint keep their initialisation (identity
+            affine), as the official loaders (strict=False) leave them.
+            Defaults to ``(0, 1, 2, 3)``.
         **kwargs: ``out_indices``, ``frozen_stages``, ``norm_eval``,
             ``with_cp``, ``init_cfg`` of :class:`BaseSparseBackbone`.
             ``frozen_stages=0`` freezes ``patch_embed``; ``k`` also freezes
-            ``stages[:k]`` (their DTM, position embeddings, blocks and
-            output norms).
+            ``stages[:k]`` (their DTM, position embeddings and blocks) and
+            their ``norm{i}``.
 
     Examples:
         >>> import torch
@@ -435,7 +407,6 @@ class LIT(BaseSparseBackbone):
                  out_type: str = 'featmap',
                  out_indices: Union[int, Sequence[int]] = (0, 1, 2, 3),
                  out_norm_indices: Sequence[int] = (0, 1, 2, 3),
-                 fused: bool = True,
                  **kwargs) -> None:
         super().__init__(
             arch, out_indices=out_indices, out_type=out_type, **kwargs)
@@ -453,14 +424,15 @@ class LIT(BaseSparseBackbone):
         self.embed_dims = tuple(settings['embed_dims'])
         dims, depths = self.embed_dims, settings['depths']
         classify = out_type == 'avg_featmap'
-        # PVT layout: LN eps 1e-6 in blocks; Swin layout: 1e-5.
+        # PVT layout: LN eps 1e-6 in blocks; Swin layout: 1e-5. The stem's
+        # LN has PyTorch's default 1e-5 in both code bases.
         norm_eps = 1e-6 if position == ABSOLUTE else 1e-5
-        last_stage = self.num_stages - 1 if classify else max(self.out_indices)
 
-        self.patch_embed = PatchEmbed(in_channels, dims[0])
+        self.patch_embed = PatchEmbed(
+            in_channels, dims[0], patch_size=4, norm_eps=1e-5)
         rates = iter(drop_path_rates(drop_path_rate, sum(depths)))
         self.stages = nn.ModuleList()
-        for i in range(last_stage + 1):
+        for i in range(self.last_stage + 1):
             grid = grid_size(pretrain_img_size, self.stage_strides[i])
             # relative bias table: one row per (dy, dx) on the grid
             table_side = 2 * grid - 1 if position == RELATIVE else None
@@ -474,42 +446,35 @@ class LIT(BaseSparseBackbone):
                             settings['mlp_ratios'][i],
                             next(rates),
                             norm_eps,
-                            table_side=table_side,
-                            fused=fused))
+                            table_side=table_side))
                 else:
                     blocks.append(
                         MlpBlock(dims[i], settings['mlp_ratios'][i],
-                                 next(rates), norm_eps, fused))
-            dense_out = not classify and i in self.out_indices
+                                 next(rates), norm_eps))
             self.stages.append(
                 LITStage(
                     blocks,
                     dims[i],
-                    downsample=DeformableTokenMerging(
-                        dims[i - 1], dims[i], fused=fused) if i else None,
+                    downsample=DeformableTokenMerging(dims[i - 1], dims[i])
+                    if i else None,
                     pos_grid=(grid, grid) if position == ABSOLUTE else None,
                     cls_token=classify and position == ABSOLUTE
-                    and i == self.num_stages - 1,
-                    out_norm=nn.LayerNorm(dims[i], eps=norm_eps)
-                    if dense_out and i in out_norm_indices else None))
+                    and i == self.num_stages - 1))
+            if not classify and i in self.out_indices \
+                    and i in out_norm_indices:
+                self.add_module(f'norm{i}',
+                                nn.LayerNorm(dims[i], eps=norm_eps))
         if classify:
             self.norm = nn.LayerNorm(dims[-1], eps=norm_eps)
-        self.apply(self._init_module)
+        self.apply(init_vit_weights)
         self._freeze_stages()
-
-    @staticmethod
-    def _init_module(module: nn.Module) -> None:
-        if isinstance(module, nn.Linear):
-            trunc_normal_(module.weight, std=.02)
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.LayerNorm):
-            nn.init.ones_(module.weight)
-            nn.init.zeros_(module.bias)
 
     @property
     def stage_channels(self) -> Tuple[int, ...]:
         return self.embed_dims
+
+    def legacy_key_renames(self) -> List[Tuple[str, str]]:
+        return [(r'^stages\.(\d+)\.out_norm\.', r'norm\1.')]
 
     def convert_state_dict(self, state_dict):
         """Official names -> ours, tables and position embeddings resized
@@ -518,12 +483,11 @@ class LIT(BaseSparseBackbone):
         from ..converters import convert_lit
         state_dict = convert_lit(
             state_dict, pretrain_img_size=self.pretrain_img_size)
+        own = self.state_dict()
         missing_norms = [
-            k for k, v in self.state_dict().items()
-            if '.out_norm.' in k and k not in state_dict
+            k for k in own if _OUT_NORM.match(k) and k not in state_dict
         ]
         if missing_norms:
-            own = self.state_dict()
             state_dict.update({k: own[k] for k in missing_norms})
             MMLogger.get_current_instance().info(
                 f'LIT: the checkpoint has no output norms '
@@ -531,20 +495,31 @@ class LIT(BaseSparseBackbone):
                 f'they keep their initialisation')
         return state_dict
 
-    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        x = self.patch_embed(x)
-        outs = {}
-        for i, stage in enumerate(self.stages):
-            tokens, hw_shape = stage(x, self.run_block)
-            if i + 1 < len(self.stages):
-                x = nlc_to_nchw(tokens, hw_shape)
-            if self.out_type == 'featmap' and i in self.out_indices:
-                if stage.out_norm is not None:
-                    tokens = stage.out_norm(tokens)
-                outs[i] = nlc_to_nchw(tokens, hw_shape).contiguous()
-        if self.out_type == 'avg_featmap':
-            tokens = self.norm(tokens)
-            if self.position == ABSOLUTE:
-                return (tokens[:, 0], )
-            return (tokens.mean(dim=1), )
-        return tuple(outs[i] for i in self.out_indices)
+    # ------------------------------------------------------------ running
+    def forward_stem(self,
+                     x: torch.Tensor) -> Tuple[torch.Tensor, Tuple[int, int]]:
+        """Images -> (stride-4 tokens, their grid)."""
+        return self.patch_embed(x)
+
+    def forward_stage(
+        self, index: int, state: Tuple[torch.Tensor, Tuple[int, int]]
+    ) -> Tuple[torch.Tensor, Tuple[int, int]]:
+        tokens, hw_shape = state
+        return self.stages[index](tokens, hw_shape, self.run_block)
+
+    def stage_tokens(
+        self, index: int, state: Tuple[torch.Tensor, Tuple[int, int]]
+    ) -> Tuple[torch.Tensor, Tuple[int, int]]:
+        tokens, hw_shape = state
+        if self.stages[index].has_cls_token:
+            tokens = tokens[:, 1:]
+        return tokens, hw_shape
+
+    def forward_pooled(
+            self, state: Tuple[torch.Tensor, Tuple[int, int]]) -> torch.Tensor:
+        """The official classifier input: the normalised cls token
+        (absolute layout) or the mean of the normalised tokens."""
+        tokens = self.norm(state[0])
+        if self.position == ABSOLUTE:
+            return tokens[:, 0]
+        return tokens.mean(dim=1)

@@ -22,7 +22,8 @@ contains no LTM block. The equations are those of
 
 Host parts keep the module names of mmpretrain's ``VisionTransformer`` and
 ``SwinTransformer``, so their released ImageNet weights initialise LTM
-models; only the ``merge.*`` parameters are new.
+models; only the ``merge.*`` parameters are new (and the ViT's final norm,
+mmpretrain's ``ln1``, is ``norm{num_layers - 1}`` under the contract).
 """
 import math
 from dataclasses import dataclass, field
@@ -36,13 +37,14 @@ from mmcv.cnn.bricks.transformer import PatchEmbed, PatchMerging
 from mmengine.logging import MMLogger
 from torch.nn.init import trunc_normal_
 
-from ..layers import (Attention, drop_path_rates, linear, multi_head_attention,
-                      nlc_to_nchw)
+from ..layers import (Attention, drop_path_rates, init_vit_weights,
+                      resize_pos_embed)
 from ..layers.token_merge import (TokenMergeMask, check_keep_ratio, merge_macs,
                                   merge_tokens, num_merged_tokens,
                                   spread_seeds, unmerge_tokens)
+from ..layers.window_attention import ShiftWindowMSA, WindowMSA
 from ..registry import MODELS, register_module
-from .base import BaseSparseBackbone
+from .base import BaseSparseBackbone, DynamicStats
 
 
 @dataclass
@@ -64,30 +66,28 @@ class LTMBlockRecord:
 
 
 @dataclass
-class LTMStats:
-    """Auxiliary outputs of the last forward pass (reset on every forward).
-
-    Attributes:
-        records (list[LTMBlockRecord]): One per block in depth order, filled
-            only while the backbone's ``record_masks`` is True.
-    """
+class _LTMState:
+    """What flows between the stages of an LTM backbone."""
+    x: torch.Tensor  # (B, E + H*W, C) tokens, E extra (cls) tokens first
+    hw_shape: Tuple[int, int]
+    # The previous block's merging mask (None at the start of a stage).
+    mask: Optional[torch.Tensor] = None
     records: List[LTMBlockRecord] = field(default_factory=list)
 
 
 class _HostFFN(nn.Module):
     """Linear-GELU-Linear with mmcv ``FFN``'s parameter names
-    (``layers.0.0``, ``layers.1``) and the fused linear kernels."""
+    (``layers.0.0``, ``layers.1``); deploy folds ``layers.0`` (Linear,
+    GELU) into one FusedLinear."""
 
-    def __init__(self, embed_dims: int, hidden_dims: int, fused: bool) -> None:
+    def __init__(self, embed_dims: int, hidden_dims: int) -> None:
         super().__init__()
-        self.fused = fused
         self.layers = nn.Sequential(
-            nn.Sequential(nn.Linear(embed_dims, hidden_dims)),
+            nn.Sequential(nn.Linear(embed_dims, hidden_dims), nn.GELU()),
             nn.Linear(hidden_dims, embed_dims))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = linear(x, self.layers[0][0], 'gelu', fused=self.fused)
-        return linear(x, self.layers[1], fused=self.fused)
+        return self.layers(x)
 
 
 def _drop_path_per_sample(drop_path: nn.Module, x: torch.Tensor,
@@ -183,8 +183,6 @@ class LTMTransformerLayer(_LTMMixin, nn.Module):
         qkv_bias (bool): Bias of the q/k/v projection. Defaults to True.
         use_prev_mask (bool): Whether the previous block's mask feeds the
             mask module (False for the first block). Defaults to True.
-        fused (bool): Fast kernels (SDPA, fused linear); False runs the
-            reference path. Defaults to True.
     """
     _ffn_norm = 'ln2'
 
@@ -195,14 +193,13 @@ class LTMTransformerLayer(_LTMMixin, nn.Module):
                  keep_ratio: float,
                  drop_path: float = 0.,
                  qkv_bias: bool = True,
-                 use_prev_mask: bool = True,
-                 fused: bool = True) -> None:
+                 use_prev_mask: bool = True) -> None:
         super().__init__()
         self.keep_ratio = check_keep_ratio(keep_ratio)
         self.ln1 = nn.LayerNorm(embed_dims, eps=1e-6)
-        self.attn = Attention(embed_dims, num_heads, qkv_bias, fused=fused)
+        self.attn = Attention(embed_dims, num_heads, qkv_bias)
         self.ln2 = nn.LayerNorm(embed_dims, eps=1e-6)
-        self.ffn = _HostFFN(embed_dims, feedforward_channels, fused)
+        self.ffn = _HostFFN(embed_dims, feedforward_channels)
         self.merge = TokenMergeMask(embed_dims, use_prev_mask)
         self.drop_path = DropPath(drop_path) if drop_path > 0 \
             else nn.Identity()
@@ -216,179 +213,6 @@ class LTMTransformerLayer(_LTMMixin, nn.Module):
         # x: (B, num_extra + N, C), cls token first.
         z = x + self.drop_path(self.attn(self.ln1(x)))
         return self.merged_ffn(z, prev_mask, x.shape[0], num_extra)
-
-
-class _WindowMSA(nn.Module):
-    """Window attention with relative position bias (mmpretrain's
-    ``WindowMSA`` parameters and buffer), fused through SDPA.
-
-    Args:
-        embed_dims (int): Channels.
-        num_heads (int): Heads.
-        window_size (int): Window side.
-        fused (bool): ``F.scaled_dot_product_attention`` with the bias as
-            an additive mask, and the fused linear kernels; False runs the
-            explicit reference. Defaults to True.
-    """
-
-    def __init__(self, embed_dims: int, num_heads: int, window_size: int,
-                 fused: bool) -> None:
-        super().__init__()
-        self.num_heads = num_heads
-        self.window_size = window_size
-        self.fused = fused
-        self.relative_position_bias_table = nn.Parameter(
-            torch.zeros((2 * window_size - 1)**2, num_heads))
-        # Index of the relative offset of every (query, key) pair in the
-        # table, in mmpretrain's layout (its checkpoints index it so).
-        coords = torch.arange(window_size)
-        seq = ((2 * window_size - 1) * coords[:, None] +
-               coords[None, :]).reshape(1, -1)
-        self.register_buffer('relative_position_index',
-                             (seq + seq.T).flip(1).contiguous())
-        self.qkv = nn.Linear(embed_dims, 3 * embed_dims)
-        self.proj = nn.Linear(embed_dims, embed_dims)
-
-    def position_bias(self) -> torch.Tensor:
-        """(heads, N, N) relative position bias."""
-        N = self.window_size**2
-        bias = self.relative_position_bias_table[
-            self.relative_position_index.view(-1)].view(N, N, -1)
-        return bias.permute(2, 0, 1)
-
-    def forward(self,
-                x: torch.Tensor,
-                batch_size: int,
-                shift_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """Attention inside each window.
-
-        Args:
-            x (Tensor): (B * nW, N, C) windows, image-major.
-            batch_size (int): B.
-            shift_mask (Tensor, optional): (nW, N, N) additive mask that
-                keeps shifted windows' regions apart.
-        """
-        B_, N, C = x.shape
-        h = self.num_heads
-        # (B', N, 3C) -> 3 x (B', h, N, d)
-        q, k, v = linear(
-            x, self.qkv,
-            fused=self.fused).reshape(B_, N, 3, h,
-                                      C // h).permute(2, 0, 3, 1, 4).unbind(0)
-        bias = self.position_bias().unsqueeze(0)  # (1, h, N, N)
-        nW = 1
-        if shift_mask is not None:
-            bias = bias + shift_mask.unsqueeze(1)  # (nW, h, N, N)
-            nW = B_ // batch_size
-        # Fold the windows into the head axis so that the (nW, h) bias
-        # broadcasts over the images: (B, nW * h, N, d).
-        q, k, v = (t.reshape(B_ // nW, nW * h, N, C // h) for t in (q, k, v))
-        out = multi_head_attention(
-            q, k, v, bias=bias.reshape(1, nW * h, N, N), fused=self.fused)
-        out = out.reshape(B_, h, N, C // h)
-        # (B', h, N, d) -> (B', N, C)
-        return linear(
-            out.transpose(1, 2).reshape(B_, N, C), self.proj, fused=self.fused)
-
-
-@dataclass
-class _WindowLayout:
-    """How a (B, H*W, C) map was cut into windows."""
-    batch_size: int
-    hw_shape: Tuple[int, int]
-    padded_shape: Tuple[int, int]
-    shift_size: int
-    # (B * nW, N) bool, False on padding; None when nothing is padded.
-    valid: Optional[torch.Tensor]
-    # (nW, N, N) additive mask of shifted windows; None without a shift.
-    shift_mask: Optional[torch.Tensor]
-
-
-class _ShiftWindowMSA(nn.Module):
-    """Shifted-window partitioning around :class:`_WindowMSA` (named
-    ``attn`` with a ``w_msa`` child, as mmpretrain's ``ShiftWindowMSA``).
-
-    Maps are padded at the bottom and right to a multiple of the window (as
-    Swin does for dense prediction); the shift is skipped when the map fits
-    in one window, as the original Swin (and mmpretrain's classification
-    setting) does for a 7 x 7 map.
-    """
-
-    def __init__(self, embed_dims: int, num_heads: int, window_size: int,
-                 shift: bool, fused: bool) -> None:
-        super().__init__()
-        self.window_size = window_size
-        self.shift_size = window_size // 2 if shift else 0
-        self.w_msa = _WindowMSA(embed_dims, num_heads, window_size, fused)
-
-    def effective_shift(self, hw_shape: Tuple[int, int]) -> int:
-        """The shift used on a ``hw_shape`` map: none if it fits in one
-        window."""
-        return self.shift_size if max(hw_shape) > self.window_size else 0
-
-    def _partition(self, x: torch.Tensor,
-                   layout: _WindowLayout) -> torch.Tensor:
-        """(B, Hp, Wp, C) -> (B * nW, ws * ws, C), image-major."""
-        B, Hp, Wp, C = x.shape
-        ws = self.window_size
-        if layout.shift_size:
-            x = torch.roll(x, (-layout.shift_size, ) * 2, dims=(1, 2))
-        x = x.view(B, Hp // ws, ws, Wp // ws, ws, C)
-        return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, ws * ws, C)
-
-    def partition(
-            self, x: torch.Tensor,
-            hw_shape: Tuple[int, int]) -> Tuple[torch.Tensor, _WindowLayout]:
-        """Pad, shift and cut (B, H*W, C) tokens into windows."""
-        B, L, C = x.shape
-        H, W = hw_shape
-        ws = self.window_size
-        Hp, Wp = math.ceil(H / ws) * ws, math.ceil(W / ws) * ws
-        shift = self.effective_shift(hw_shape)
-        layout = _WindowLayout(B, (H, W), (Hp, Wp), shift, None, None)
-        x = x.view(B, H, W, C)
-        if (Hp, Wp) != (H, W):
-            x = F.pad(x, (0, 0, 0, Wp - W, 0, Hp - H))
-            image = torch.zeros(1, Hp, Wp, 1, device=x.device)
-            image[:, :H, :W] = 1
-            valid = self._partition(image, layout)[..., 0] > 0  # (nW, N)
-            layout.valid = valid.repeat(B, 1)
-        if shift:
-            layout.shift_mask = self._shift_mask(Hp, Wp, shift, x.device)
-        return self._partition(x, layout), layout
-
-    def _shift_mask(self, Hp: int, Wp: int, shift: int,
-                    device: torch.device) -> torch.Tensor:
-        ws = self.window_size
-        # Region id of each row/column after the cyclic shift: 0 for the
-        # unshifted part, 1 and 2 for the two strips that wrapped around.
-        rows = torch.zeros(Hp, device=device)
-        rows[Hp - ws:Hp - shift], rows[Hp - shift:] = 1, 2
-        cols = torch.zeros(Wp, device=device)
-        cols[Wp - ws:Wp - shift], cols[Wp - shift:] = 1, 2
-        region = (rows[:, None] * 3 + cols[None, :])[None, :, :, None]
-        unshifted = _WindowLayout(1, (Hp, Wp), (Hp, Wp), 0, None, None)
-        ids = self._partition(region, unshifted)[..., 0]  # (nW, N)
-        different = ids[:, :, None] != ids[:, None, :]
-        return different.float() * -100.0
-
-    def reverse(self, windows: torch.Tensor,
-                layout: _WindowLayout) -> torch.Tensor:
-        """Inverse of :meth:`partition`: (B * nW, N, C) -> (B, H*W, C)."""
-        B = layout.batch_size
-        H, W = layout.hw_shape
-        Hp, Wp = layout.padded_shape
-        ws = self.window_size
-        C = windows.shape[-1]
-        x = windows.view(B, Hp // ws, Wp // ws, ws, ws, C)
-        x = x.permute(0, 1, 3, 2, 4, 5).reshape(B, Hp, Wp, C)
-        if layout.shift_size:
-            x = torch.roll(x, (layout.shift_size, ) * 2, dims=(1, 2))
-        return x[:, :H, :W].reshape(B, H * W, C)
-
-    def forward(self, windows: torch.Tensor,
-                layout: _WindowLayout) -> torch.Tensor:
-        return self.w_msa(windows, layout.batch_size, layout.shift_mask)
 
 
 class LTMSwinBlock(_LTMMixin, nn.Module):
@@ -413,8 +237,6 @@ class LTMSwinBlock(_LTMMixin, nn.Module):
         drop_path (float): Stochastic depth rate. Defaults to 0.
         use_prev_mask (bool): Whether the previous block's mask feeds the
             mask module (False for a stage's first block). Defaults to True.
-        fused (bool): Fast kernels; False runs the reference path.
-            Defaults to True.
     """
 
     def __init__(self,
@@ -425,15 +247,13 @@ class LTMSwinBlock(_LTMMixin, nn.Module):
                  keep_ratio: float,
                  mlp_ratio: float = 4.,
                  drop_path: float = 0.,
-                 use_prev_mask: bool = True,
-                 fused: bool = True) -> None:
+                 use_prev_mask: bool = True) -> None:
         super().__init__()
         self.keep_ratio = check_keep_ratio(keep_ratio)
         self.norm1 = nn.LayerNorm(embed_dims)
-        self.attn = _ShiftWindowMSA(embed_dims, num_heads, window_size, shift,
-                                    fused)
+        self.attn = ShiftWindowMSA(embed_dims, num_heads, window_size, shift)
         self.norm2 = nn.LayerNorm(embed_dims)
-        self.ffn = _HostFFN(embed_dims, int(embed_dims * mlp_ratio), fused)
+        self.ffn = _HostFFN(embed_dims, int(embed_dims * mlp_ratio))
         self.merge = TokenMergeMask(embed_dims, use_prev_mask)
         self.drop_path = DropPath(drop_path) if drop_path > 0 \
             else nn.Identity()
@@ -459,26 +279,28 @@ class LTMSwinBlock(_LTMMixin, nn.Module):
 
 class _PatchMerging(PatchMerging):
     """mmcv's ``PatchMerging`` (2x2 neighbours, corner padding, LayerNorm,
-    linear reduction without bias) with a fast path.
+    linear reduction without bias), gathering by one permuted copy.
 
-    The fast path gathers each 2x2 neighbourhood with one permuted copy
-    in ``nn.Unfold``'s feature order (channel-major, then the four
-    positions row-major, which the hosts' checkpoints are converted to)
-    and reduces through :func:`~sparse_backbones.layers.linear`; mmcv's
-    forward (an unfold into NCHW columns, then a transpose) is the
-    reference, ``fused=False``. Parameter names are mmcv's.
+    Each 2x2 neighbourhood is gathered with one permuted copy in
+    ``nn.Unfold``'s feature order (channel-major, then the four positions
+    row-major, which the hosts' checkpoints are converted to) instead of
+    mmcv's unfold into NCHW columns and transpose: the same numbers, so it
+    is always on; mmcv's ``PatchMerging.forward``
+    (:meth:`forward_reference`) is the reference the tests hold it equal
+    to. Parameter names are mmcv's.
     """
 
-    def __init__(self, in_channels: int, out_channels: int,
-                 fused: bool) -> None:
+    def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__(
             in_channels, out_channels, norm_cfg=dict(type='LN'), bias=False)
-        self.fused = fused
+
+    def forward_reference(self, x: torch.Tensor, input_size: Tuple[int, int]
+                          ) -> Tuple[torch.Tensor, Tuple[int, int]]:
+        """mmcv's forward."""
+        return super().forward(x, input_size)
 
     def forward(self, x: torch.Tensor, input_size: Tuple[int, int]
                 ) -> Tuple[torch.Tensor, Tuple[int, int]]:
-        if not self.fused:
-            return super().forward(x, input_size)
         B, L, C = x.shape
         H, W = input_size
         if L != H * W:
@@ -489,7 +311,7 @@ class _PatchMerging(PatchMerging):
         Ho, Wo = (H + 1) // 2, (W + 1) // 2
         x = x.view(B, Ho, 2, Wo, 2, C).permute(0, 1, 3, 5, 2, 4)
         x = self.norm(x.reshape(B, Ho * Wo, 4 * C))
-        return linear(x, self.reduction, fused=True), (Ho, Wo)
+        return self.reduction(x), (Ho, Wo)
 
 
 class _LTMSwinStage(nn.Module):
@@ -502,33 +324,44 @@ class _LTMSwinStage(nn.Module):
         self.downsample = downsample
 
 
-def _keep_ratios(keep_ratios: Union[float, Sequence[float]],
-                 num_stages: int) -> Tuple[float, ...]:
+#: LTMViT's blocks fall into this many consecutive groups of one keep
+#: ratio each (``keep_ratios``).
+NUM_RATIO_GROUPS = 4
+
+
+def _keep_ratios(keep_ratios: Union[float, Sequence[float]], num_groups: int,
+                 unit: str) -> Tuple[float, ...]:
     if not isinstance(keep_ratios, Sequence) or isinstance(keep_ratios, str):
-        keep_ratios = (keep_ratios, ) * num_stages
+        keep_ratios = (keep_ratios, ) * num_groups
     keep_ratios = tuple(keep_ratios)
-    if len(keep_ratios) != num_stages:
-        raise ValueError(f'keep_ratios needs one ratio per stage '
-                         f'({num_stages}) or a single number, got '
+    if len(keep_ratios) != num_groups:
+        raise ValueError(f'keep_ratios needs one ratio per {unit} '
+                         f'({num_groups}) or a single number, got '
                          f'{keep_ratios}')
     return tuple(check_keep_ratio(r) for r in keep_ratios)
 
 
 class _LTMBackboneMixin:
-    """Parts common to both LTM backbones: mask records and loading host
-    checkpoints."""
+    """Parts common to both LTM backbones: mask records, statistics and
+    loading host checkpoints."""
+    is_dynamic = True
 
-    def _record(self, block: nn.Module, mask: torch.Tensor,
-                seeds: torch.Tensor, hw_shape: Tuple[int, int]) -> None:
+    def _record(self, state: _LTMState, block: nn.Module, seeds: torch.Tensor,
+                hw_shape: Tuple[int, int]) -> None:
         if not self.record_masks:
             return
         window, shift = 0, 0
         if isinstance(block, LTMSwinBlock):
             window = block.attn.window_size
             shift = block.attn.effective_shift(hw_shape)
-        self.last_stats.records.append(
-            LTMBlockRecord(mask.detach(), seeds, tuple(hw_shape), window,
+        state.records.append(
+            LTMBlockRecord(state.mask.detach(), seeds, tuple(hw_shape), window,
                            shift))
+
+    def collect_stats(self, state: _LTMState) -> DynamicStats:
+        """``records``: one :class:`LTMBlockRecord` per block in depth
+        order while ``record_masks`` is True, else empty."""
+        return DynamicStats(records=state.records)
 
     def convert_state_dict(
             self, state_dict: Dict[str,
@@ -560,14 +393,10 @@ def _patch_macs_per_output(patch_embed: PatchEmbed) -> int:
 
 
 def _init_module(module: nn.Module) -> None:
-    if isinstance(module, nn.Linear):
-        trunc_normal_(module.weight, std=.02)
-        if module.bias is not None:
-            nn.init.zeros_(module.bias)
-    elif isinstance(module, nn.LayerNorm):
-        nn.init.ones_(module.weight)
-        nn.init.zeros_(module.bias)
-    elif isinstance(module, _WindowMSA):
+    # One pass in module order, so that the random draws stay those of
+    # earlier versions.
+    init_vit_weights(module)
+    if isinstance(module, WindowMSA):
         trunc_normal_(module.relative_position_bias_table, std=.02)
 
 
@@ -580,13 +409,15 @@ class LTMViT(_LTMBackboneMixin, BaseSparseBackbone):
     parameters), not released code; see :mod:`..layers.token_merge`.
     The cls token is never merged and goes through every MLP.
 
-    A plain ViT has one resolution, so the contract's four "stages" are
-    four consecutive groups of blocks (blocks 0-2, 3-5, 6-8, 9-11 for 12
-    layers; the ``(2, 5, 8, 11)`` taps of ViT + UperNet), each returning a
-    stride-16 map. ``frozen_stages=k`` freezes the stem (``patch_embed``,
-    ``cls_token``, ``pos_embed``) and the first k groups, and with k = 4
-    also the final norm ``ln1``. Parameters keep mmpretrain's names
-    (``layers.{i}``, ``ln1``), so ``VisionTransformer`` (e.g.
+    A plain ViT (``is_plain``): as in mmpretrain's ``VisionTransformer``,
+    a stage is one block, so ``out_indices`` and ``frozen_stages`` count
+    blocks (``(2, 5, 8, 11)`` are the taps of ViT + UperNet), each output
+    is a stride-16 map, and the final norm ``norm{num_layers - 1}``
+    (mmpretrain's ``ln1``) applies to the last block's output only.
+    ``frozen_stages=k`` freezes the stem (``patch_embed``, ``cls_token``,
+    ``pos_embed``) and blocks 0..k-1, and with k = num_layers also the
+    final norm. Parameters keep mmpretrain's names (``layers.{i}``; its
+    ``ln1`` is mapped on loading), so ``VisionTransformer`` (e.g.
     ``deit-small``) weights load with ``init_cfg=dict(type='Pretrained',
     ...)``; a checkpoint's pos_embed must be of the same grid.
 
@@ -600,19 +431,23 @@ class LTMViT(_LTMBackboneMixin, BaseSparseBackbone):
         patch_size (int): Patch side. Defaults to 16.
         in_channels (int): Image channels. Defaults to 3.
         keep_ratios (float | Sequence[float]): Keep ratio r in (0, 1] of
-            each group of blocks (or one for all). Defaults to 0.75.
+            each of 4 consecutive groups of blocks (blocks 0-2, 3-5, 6-8,
+            9-11 for 12 layers; block i is in group j if
+            i <= round((j + 1) L / 4) - 1), or one for all. A block reuses
+            the previous block's mask when their ratios are equal.
+            Defaults to 0.75.
         drop_path_rate (float): Stochastic depth of the last block, rising
             linearly from 0. Defaults to 0.
-        out_type (str): ``'featmap'``: (B, C, H/16, W/16) maps of the groups
+        out_type (str): ``'featmap'``: (B, C, H/16, W/16) maps of the blocks
             in ``out_indices``; ``'cls_token'``: ``(cls,)`` with cls
             (B, C) after the final norm, for mmpretrain's linear heads
             (``out_indices`` is then ignored). Defaults to ``'featmap'``.
+        out_indices (int | Sequence[int]): Blocks whose outputs are
+            returned; negative indices count from the last. Defaults to -1.
         record_masks (bool): Keep every block's merging mask in
-            ``last_stats`` (for visualisation). Defaults to False.
-        fused (bool): Fast kernels (SDPA, fused linear); False runs the
-            reference path everywhere. Defaults to True.
-        **kwargs: ``out_indices``, ``frozen_stages``, ``norm_eval``,
-            ``with_cp``, ``init_cfg`` of :class:`BaseSparseBackbone`.
+            ``last_stats.records`` (for visualisation). Defaults to False.
+        **kwargs: ``frozen_stages``, ``norm_eval``, ``with_cp``,
+            ``init_cfg`` of :class:`BaseSparseBackbone`.
     """
     # yapf: disable
     arch_zoo = {
@@ -627,8 +462,8 @@ class LTMViT(_LTMBackboneMixin, BaseSparseBackbone):
     essential_keys = ('embed_dims', 'num_layers', 'num_heads',
                       'feedforward_channels')
     stem_names = ('patch_embed', 'cls_token', 'pos_embed')
-    stage_strides = (16, 16, 16, 16)
     out_types = ('featmap', 'cls_token')
+    is_plain = True
     num_extra_tokens = 1
 
     def __init__(self,
@@ -639,28 +474,25 @@ class LTMViT(_LTMBackboneMixin, BaseSparseBackbone):
                  keep_ratios: Union[float, Sequence[float]] = 0.75,
                  drop_path_rate: float = 0.,
                  out_type: str = 'featmap',
-                 out_indices: Union[int, Sequence[int]] = (0, 1, 2, 3),
+                 out_indices: Union[int, Sequence[int]] = -1,
                  record_masks: bool = False,
-                 fused: bool = True,
                  **kwargs) -> None:
         super().__init__(
             arch, out_indices=out_indices, out_type=out_type, **kwargs)
         self.record_masks = record_masks
-        self.last_stats = LTMStats()
         settings = self.arch_settings
         self.embed_dims = settings['embed_dims']
         num_layers = settings['num_layers']
-        if num_layers < self.num_stages:
-            raise ValueError(f'LTMViT needs at least {self.num_stages} '
-                             f'layers (one per output group), got '
+        if num_layers < NUM_RATIO_GROUPS:
+            raise ValueError(f'LTMViT needs at least {NUM_RATIO_GROUPS} '
+                             f'layers (one per keep-ratio group), got '
                              f'{num_layers}')
-        self.keep_ratios = _keep_ratios(keep_ratios, self.num_stages)
-        # Last block of each group: round((i + 1) L / 4) - 1.
+        self.keep_ratios = _keep_ratios(keep_ratios, NUM_RATIO_GROUPS,
+                                        'group of blocks')
+        # Last block of each keep-ratio group: round((j + 1) L / 4) - 1.
         self.group_ends = tuple(
-            math.floor((i + 1) * num_layers / self.num_stages + 0.5) - 1
-            for i in range(self.num_stages))
-        last_group = max(self.out_indices)
-        num_built = self.group_ends[last_group] + 1
+            math.floor((j + 1) * num_layers / NUM_RATIO_GROUPS + 0.5) - 1
+            for j in range(NUM_RATIO_GROUPS))
 
         self.patch_size = patch_size
         self.patch_embed = PatchEmbed(
@@ -681,27 +513,41 @@ class LTMViT(_LTMBackboneMixin, BaseSparseBackbone):
                 self.embed_dims,
                 settings['num_heads'],
                 settings['feedforward_channels'],
-                self.keep_ratios[self.group_of(i)],
+                self.block_keep_ratio(i),
                 drop_path=rates[i],
                 # The previous mask fits only at the same ratio.
-                use_prev_mask=i > 0 and self.keep_ratios[self.group_of(i)]
-                == self.keep_ratios[self.group_of(i - 1)],
-                fused=fused) for i in range(num_built)
+                use_prev_mask=i > 0
+                and self.block_keep_ratio(i) == self.block_keep_ratio(i - 1))
+            for i in range(self.last_stage + 1)
         ])
-        if last_group == self.num_stages - 1:
-            self.ln1 = nn.LayerNorm(self.embed_dims, eps=1e-6)
+        if self.last_stage == num_layers - 1:
+            self.add_module(f'norm{num_layers - 1}',
+                            nn.LayerNorm(self.embed_dims, eps=1e-6))
         trunc_normal_(self.pos_embed, std=.02)
         trunc_normal_(self.cls_token, std=.02)
         self.apply(_init_module)
         self._freeze_stages()
 
-    def group_of(self, layer: int) -> int:
-        """Index of the output group (contract stage) of ``layer``."""
-        return next(i for i, end in enumerate(self.group_ends) if layer <= end)
+    @property
+    def num_stages(self) -> int:
+        """One stage per block (mmpretrain's ``VisionTransformer``)."""
+        return self.arch_settings['num_layers']
+
+    @property
+    def stage_strides(self) -> Tuple[int, ...]:
+        return (self.patch_size, ) * self.num_stages
 
     @property
     def stage_channels(self) -> Tuple[int, ...]:
         return (self.embed_dims, ) * self.num_stages
+
+    def group_of(self, layer: int) -> int:
+        """Index of the keep-ratio group of block ``layer``."""
+        return next(i for i, end in enumerate(self.group_ends) if layer <= end)
+
+    def block_keep_ratio(self, layer: int) -> float:
+        """The keep ratio r of block ``layer``."""
+        return self.keep_ratios[self.group_of(layer)]
 
     @property
     def feature_info(self) -> List[dict]:
@@ -709,33 +555,34 @@ class LTMViT(_LTMBackboneMixin, BaseSparseBackbone):
             dict(
                 num_chs=self.embed_dims,
                 reduction=self.patch_size,
-                module=f'layers.{self.group_ends[i]}')
-            for i in self.out_indices
+                module=f'layers.{i}') for i in self.out_indices
         ]
 
     def stage_module_names(self, index: int) -> List[str]:
-        start = self.group_ends[index - 1] + 1 if index else 0
-        names = [
-            f'layers.{i}' for i in range(start, self.group_ends[index] + 1)
-            if i < len(self.layers)
-        ]
-        if index == self.num_stages - 1 and hasattr(self, 'ln1'):
-            names.append('ln1')
+        names = [f'layers.{index}'] if index < len(self.layers) else []
+        if self.out_norm(index) is not None:
+            names.append(f'norm{index}')
         return names
 
     def block_prefixes(self) -> List[str]:
         return [f'layers.{i}' for i in range(len(self.layers))]
 
-    def resized_pos_embed(self, hw_shape: Tuple[int, int]) -> torch.Tensor:
-        """The position embedding for a ``hw_shape`` patch grid (bicubic,
-        cls entry unchanged, as mmpretrain's ``resize_pos_embed``)."""
-        if tuple(hw_shape) == self.pos_grid:
-            return self.pos_embed
-        cls_pos, grid = self.pos_embed[:, :1], self.pos_embed[:, 1:]
-        grid = nlc_to_nchw(grid, self.pos_grid)
-        grid = F.interpolate(
-            grid, size=hw_shape, mode='bicubic', align_corners=False)
-        return torch.cat([cls_pos, grid.flatten(2).transpose(1, 2)], dim=1)
+    def legacy_key_renames(self) -> List[Tuple[str, str]]:
+        # Before _version 2 the final norm was mmpretrain's ``ln1``.
+        return [(r'^ln1\.', f'norm{self.num_stages - 1}.')]
+
+    def convert_state_dict(
+            self, state_dict: Dict[str,
+                                   torch.Tensor]) -> Dict[str, torch.Tensor]:
+        """mmpretrain ``VisionTransformer`` checkpoints: their final norm
+        ``ln1`` is ``norm{num_layers - 1}``; mask modules they lack keep
+        their initialisation."""
+        final = f'norm{self.num_stages - 1}.'
+        state_dict = {
+            final + k[len('ln1.'):] if k.startswith('ln1.') else k: v
+            for k, v in state_dict.items()
+        }
+        return super().convert_state_dict(state_dict)
 
     def complexity(self, height: int, width: int) -> int:
         """Analytic multiply-adds of one image (``specs/ltm.md`` s. 2)."""
@@ -752,26 +599,27 @@ class LTMViT(_LTMBackboneMixin, BaseSparseBackbone):
             macs += 2 * (kept + 1) * C * hidden  # MLP on merged tokens
         return macs
 
-    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        self.last_stats = LTMStats()
+    def forward_stem(self, x: torch.Tensor) -> _LTMState:
         x, hw_shape = self.patch_embed(x)
         cls_token = self.cls_token.expand(x.shape[0], -1, -1)
-        x = torch.cat([cls_token, x], dim=1) + self.resized_pos_embed(hw_shape)
-        outs = {}
-        mask = None
-        for i, layer in enumerate(self.layers):
-            x, mask, seeds = self.run_block(layer, x, mask)
-            self._record(layer, mask, seeds, hw_shape)
-            if i == self.group_ends[-1]:
-                x = self.ln1(x)
-            group = self.group_of(i)
-            if i == self.group_ends[group] and group in self.out_indices:
-                outs[group] = x
-        if self.out_type == 'cls_token':
-            return (outs[self.num_stages - 1][:, 0], )
-        return tuple(
-            nlc_to_nchw(outs[i][:, 1:], hw_shape).contiguous()
-            for i in self.out_indices)
+        x = torch.cat([cls_token, x], dim=1) + resize_pos_embed(
+            self.pos_embed, self.pos_grid, hw_shape)
+        return _LTMState(x, tuple(hw_shape))
+
+    def forward_stage(self, index: int, state: _LTMState) -> _LTMState:
+        layer = self.layers[index]
+        state.x, state.mask, seeds = self.run_block(layer, state.x,
+                                                    state.mask)
+        self._record(state, layer, seeds, state.hw_shape)
+        return state
+
+    def stage_tokens(self, index: int,
+                     state: _LTMState) -> Tuple[torch.Tensor, Tuple[int, int]]:
+        return state.x[:, self.num_extra_tokens:], state.hw_shape
+
+    def forward_pooled(self, state: _LTMState) -> torch.Tensor:
+        # cls_token: the final norm is per token, so only the cls is normed.
+        return self.out_norm(self.num_stages - 1)(state.x[:, 0])
 
 
 @register_module(MODELS)
@@ -814,10 +662,7 @@ class LTMSwin(_LTMBackboneMixin, BaseSparseBackbone):
             ``GlobalAveragePooling``), for linear heads without a neck
             (``out_indices`` is then ignored). Defaults to ``'featmap'``.
         record_masks (bool): Keep every block's merging mask in
-            ``last_stats`` (for visualisation). Defaults to False.
-        fused (bool): Fast kernels (SDPA with the position bias as mask,
-            fused linear); False runs the reference path everywhere.
-            Defaults to True.
+            ``last_stats.records`` (for visualisation). Defaults to False.
         **kwargs: ``out_indices``, ``frozen_stages``, ``norm_eval``,
             ``with_cp``, ``init_cfg`` of :class:`BaseSparseBackbone`.
     """
@@ -853,20 +698,18 @@ class LTMSwin(_LTMBackboneMixin, BaseSparseBackbone):
                  out_type: str = 'featmap',
                  out_indices: Union[int, Sequence[int]] = (0, 1, 2, 3),
                  record_masks: bool = False,
-                 fused: bool = True,
                  **kwargs) -> None:
         super().__init__(
             arch, out_indices=out_indices, out_type=out_type, **kwargs)
         self.record_masks = record_masks
-        self.last_stats = LTMStats()
         settings = self.arch_settings
         depths = list(settings['depths'])
         heads = list(settings['num_heads'])
         self.embed_dims = tuple(settings['embed_dims'] * 2**i
                                 for i in range(self.num_stages))
-        self.keep_ratios = _keep_ratios(keep_ratios, self.num_stages)
+        self.keep_ratios = _keep_ratios(keep_ratios, self.num_stages, 'stage')
         self.window_size = window_size
-        last_stage = max(self.out_indices)
+        last_stage = self.last_stage
 
         self.patch_embed = PatchEmbed(
             in_channels=in_channels,
@@ -888,11 +731,10 @@ class LTMSwin(_LTMBackboneMixin, BaseSparseBackbone):
                     keep_ratio=self.keep_ratios[i],
                     mlp_ratio=mlp_ratio,
                     drop_path=next(rates),
-                    use_prev_mask=j > 0,
-                    fused=fused) for j in range(depths[i])
+                    use_prev_mask=j > 0) for j in range(depths[i])
             ]
             downsample = _PatchMerging(
-                dims, 2 * dims, fused) if i < last_stage else None
+                dims, 2 * dims) if i < last_stage else None
             self.stages.append(_LTMSwinStage(blocks, downsample))
         for i in self.out_indices:
             self.add_module(f'norm{i}', nn.LayerNorm(self.embed_dims[i]))
@@ -928,20 +770,25 @@ class LTMSwin(_LTMBackboneMixin, BaseSparseBackbone):
                 macs += h * w * 4 * C * 2 * C
         return macs
 
-    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        self.last_stats = LTMStats()
+    def forward_stem(self, x: torch.Tensor) -> _LTMState:
         x, hw_shape = self.patch_embed(x)
-        outs = {}
-        for i, stage in enumerate(self.stages):
-            mask = None
-            for block in stage.blocks:
-                x, mask, seeds = self.run_block(block, x, hw_shape, mask)
-                self._record(block, mask, seeds, hw_shape)
-            if i in self.out_indices:
-                out = getattr(self, f'norm{i}')(x)
-                if self.out_type == 'avg_featmap':
-                    return (out.mean(dim=1), )
-                outs[i] = nlc_to_nchw(out, hw_shape).contiguous()
-            if stage.downsample is not None:
-                x, hw_shape = stage.downsample(x, hw_shape)
-        return tuple(outs[i] for i in self.out_indices)
+        return _LTMState(x, tuple(hw_shape))
+
+    def forward_stage(self, index: int, state: _LTMState) -> _LTMState:
+        if index:  # the previous stage's patch merging
+            state.x, state.hw_shape = self.stages[index - 1].downsample(
+                state.x, state.hw_shape)
+        state.mask = None  # masks are carried within a stage
+        for block in self.stages[index].blocks:
+            state.x, state.mask, seeds = self.run_block(
+                block, state.x, state.hw_shape, state.mask)
+            self._record(state, block, seeds, state.hw_shape)
+        return state
+
+    def stage_tokens(self, index: int,
+                     state: _LTMState) -> Tuple[torch.Tensor, Tuple[int, int]]:
+        return state.x, state.hw_shape
+
+    def forward_pooled(self, state: _LTMState) -> torch.Tensor:
+        # avg_featmap: the mean of the last stage's tokens after norm3.
+        return self.out_norm(self.num_stages - 1)(state.x).mean(dim=1)

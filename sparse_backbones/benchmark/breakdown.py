@@ -18,8 +18,8 @@ import torch
 import torch.nn as nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from ..layers.complexity import count_macs_by_module
 from ..utils.allocator import keep_freed_memory
-from ..utils.complexity import count_macs_by_op
 from .measure import _fastest_gemm
 from .zoo import ModelSpec
 
@@ -75,8 +75,16 @@ def breakdown(model: nn.Module,
         raise ValueError('the breakdown times ops on the host clock; run it '
                          'on CPU (drop --device cuda)')
     macs = collections.Counter()
-    for name, count in count_macs_by_op(model, inputs).items():
+    by_module = count_macs_by_module(model, inputs)
+    for name, count in by_module[''].items():
         macs[op_kind(name)] += count
+    # A linear layer's product is 'linear' whichever ATen op ran it
+    # (nn.Linear on a non-contiguous 3-D input runs bmm).
+    for path, module in model.named_modules():
+        if isinstance(module, nn.Linear) and path in by_module:
+            for name, count in by_module[path].items():
+                macs[op_kind(name)] -= count
+                macs['linear'] += count
     with torch.inference_mode():
         model(inputs)  # warm-up
         wall = []
@@ -101,7 +109,8 @@ def breakdown_table(specs: Sequence[ModelSpec],
                     mode: str,
                     batch: int,
                     threads: int = 0,
-                    repeats: int = 3) -> str:
+                    repeats: int = 3,
+                    deploy: bool = True) -> str:
     """A Markdown table of :func:`breakdown` for every model, against the
     machine's fastest 2048^3 fp32 matrix multiply."""
     if threads:
@@ -121,7 +130,7 @@ def breakdown_table(specs: Sequence[ModelSpec],
         '|---' * (len(KINDS) + 4) + '|'
     ]
     for spec in specs:
-        result = breakdown(spec.build(mode, size), inputs, repeats)
+        result = breakdown(spec.build(mode, size, deploy), inputs, repeats)
         kinds = result['kinds']
         total_macs = sum(k['macs'] for k in kinds.values())
         products = sum(kinds[k]['seconds'] for k in KINDS[:-1])

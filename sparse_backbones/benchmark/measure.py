@@ -6,7 +6,7 @@ after repeat, together with a large fp32 matrix multiply: drifts of a shared
 machine then hit every model and the reference alike, and ratios measured
 in one run are what to compare.
 
-MACs are counted with :func:`~sparse_backbones.utils.complexity.count_macs`
+MACs are counted with :func:`~sparse_backbones.layers.complexity.count_macs`
 (torch's dispatcher-level counter), not with mmengine's or fvcore's tracing
 counters, which miss ``scaled_dot_product_attention`` and fused kernels.
 They are counted on the model in eval mode on the benchmark input itself
@@ -41,10 +41,11 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 
-from ..layers.linear import _FUSED_KERNEL
-from ..utils.allocator import freed_memory_kept, keep_freed_memory
-from ..utils.complexity import (count_macs, count_macs_mmengine,
+from ..backbones import deploy as deploy_backbones
+from ..layers.complexity import (count_macs, count_macs_mmengine,
                                 count_parameters)
+from ..layers.fused import ONEDNN_LINEAR
+from ..utils.allocator import freed_memory_kept, keep_freed_memory
 from .memory import measure_in_subprocess
 from .zoo import ModelSpec
 
@@ -72,6 +73,9 @@ class Settings:
         mmengine_macs: Also count with mmengine's tracing counter.
         memory: Measure peak memory (on CPU in one fresh process per
             model, see :mod:`sparse_backbones.benchmark.memory`).
+        deploy: Switch our backbones to their fused inference layers
+            (``switch_to_deploy()``), as inference tools do; False times
+            the reference layers.
         keep_freed_memory: On CPU, have glibc keep freed memory for reuse
             (:func:`~sparse_backbones.utils.allocator.keep_freed_memory`,
             process-wide) before timing.
@@ -89,6 +93,7 @@ class Settings:
     matmul_size: int = 2048
     mmengine_macs: bool = False
     memory: bool = True
+    deploy: bool = True
     keep_freed_memory: bool = True
 
     def check(self) -> None:
@@ -204,8 +209,10 @@ def _last_channels(outputs) -> int:
 
 def _prepare(spec: ModelSpec, settings: Settings,
              inputs: torch.Tensor) -> tuple:
-    """Build ``spec`` and count its params and MACs (on CPU, fp32)."""
-    model = spec.build(settings.mode, settings.size)
+    """Build ``spec``, count its params and MACs (on CPU, fp32) as trained,
+    i.e. unswitched (folding a BN into its conv drops the BN's parameters),
+    then switch it to deploy for timing if ``settings.deploy``."""
+    model = spec.build(settings.mode, settings.size, deploy=False)
     macs_inputs = inputs[:settings.macs_batch].float().cpu().contiguous()
     with torch.inference_mode():
         channels = _last_channels(model(macs_inputs[:1]))
@@ -223,6 +230,8 @@ def _prepare(spec: ModelSpec, settings: Settings,
             print(
                 f'mmengine counter failed on {spec.name}: {error!r}',
                 file=sys.stderr)
+    if settings.deploy:
+        deploy_backbones(model)
     model.to(settings.device)
     if settings.channels_last:
         model.to(memory_format=torch.channels_last)
@@ -243,9 +252,9 @@ def _fastest_gemm(
     """
     candidates = {'torch.mm': lambda: torch.mm(left, right)}
     if device == 'cpu' and left.dtype == torch.float32 and \
-            _FUSED_KERNEL is not None:
+            ONEDNN_LINEAR is not None:
         bias = torch.zeros(right.shape[0])
-        candidates['oneDNN linear'] = lambda: _FUSED_KERNEL(
+        candidates['oneDNN linear'] = lambda: ONEDNN_LINEAR(
             left, right, bias, 'none', [], '')
     best = {}
     for name, run in candidates.items():
@@ -347,7 +356,8 @@ def run_benchmark(specs: Sequence[ModelSpec],
                 by_name[spec.name].peak_memory_mb = measure_in_subprocess(
                     spec.build_cfg(settings.mode,
                                    settings.size), settings.batch,
-                    settings.size, settings.threads, settings.channels_last)
+                    settings.size, settings.threads, settings.channels_last,
+                    settings.deploy)
         except Exception as error:  # keep the speed, report the error
             traceback.print_exc()
             by_name[spec.name].error = f'memory: {error!r}'

@@ -60,6 +60,7 @@ def measure_in_subprocess(cfg: dict,
                           size: int,
                           threads: Optional[int],
                           channels_last: bool,
+                          deploy: bool = True,
                           timeout: float = 600) -> Optional[float]:
     """Run this module on ``cfg`` in a fresh interpreter; its peak in MiB.
 
@@ -72,7 +73,8 @@ def measure_in_subprocess(cfg: dict,
             batch=batch,
             size=size,
             threads=threads,
-            channels_last=channels_last))
+            channels_last=channels_last,
+            deploy=deploy))
     env = dict(os.environ)
     package_root = osp.dirname(osp.dirname(osp.dirname(__file__)))
     env['PYTHONPATH'] = os.pathsep.join(
@@ -100,9 +102,11 @@ def main(argv=None) -> None:
         torch.set_num_threads(request['threads'])
     from mmengine.registry import MODELS
 
-    import sparse_backbones  # noqa: F401  (registers our backbones)
+    from .. import backbones  # registers our backbones
     model = MODELS.build(request['cfg'])
     model.eval()
+    if request.get('deploy', True):
+        backbones.deploy(model)
     size = request['size']
     inputs = torch.rand(request['batch'], 3, size, size)
     if request['channels_last']:

@@ -2,21 +2,22 @@
 """OpenMMLab model index: ``configs/{cls,det,seg}/metafile.yml`` and the
 top-level ``model-index.yml`` that imports them.
 
-Each config (every ``configs/<task>/*.py``; ``_base_`` fragments excluded)
-becomes one ``Models`` entry, grouped in one ``Collections`` entry per
-backbone class. ``Metadata`` gives the backbone's figures at the task's input
-size (classification 224, segmentation the config's ``crop_size`` or 512,
-detection 1024):
+Each config (every ``configs/<task>/*.py``; ``_base_`` fragments and
+one-line aliases excluded) becomes one ``Models`` entry, grouped in one
+``Collections`` entry per backbone class. ``Metadata`` gives the
+backbone's figures at the task's input size (classification 224,
+segmentation the config's ``crop_size`` or 512, detection 1024):
 
 - ``Parameters``: parameters of the backbone as the config builds it;
 - ``FLOPs``: multiply-adds of the backbone per image, counted by
-  :func:`~sparse_backbones.utils.complexity.count_macs` (mmpretrain's
+  :func:`~sparse_backbones.layers.complexity.count_macs` (mmpretrain's
   metafiles also give multiply-adds under this key);
 - ``Input Size``, ``Backbone`` (type and arch) and ``Training Data``.
 
 The figures are the backbone's and not the whole model's, so they compare
 across the three hosts; heads and necks are in the config.
 """
+import ast
 import glob
 import os
 import os.path as osp
@@ -26,7 +27,7 @@ import yaml
 from mmengine.config import Config
 from mmengine.registry import MODELS as ROOT_MODELS
 
-from ..utils.complexity import count_macs, count_parameters
+from ..layers.complexity import count_macs, count_parameters
 
 TASKS = ('cls', 'det', 'seg')
 TASK_NAMES = dict(
@@ -37,12 +38,30 @@ DEFAULT_INPUT_SIZE = dict(cls=224, det=1024, seg=512)
 README_URL = 'README.md'
 
 
+def is_alias(config_path: str) -> bool:
+    """Whether a config only inherits one other config and sets nothing
+    (``configs/det/lemevit_maskrcnn.py``: a historical name kept for the
+    commands that use it). The index lists the config it names instead."""
+    with open(config_path, encoding='utf-8') as f:
+        body = ast.parse(f.read()).body
+    if len(body) != 1 or not isinstance(body[0], ast.Assign):
+        return False
+    (target, ), value = body[0].targets, body[0].value
+    if isinstance(value, (ast.List, ast.Tuple)) and len(value.elts) == 1:
+        value = value.elts[0]
+    return (isinstance(target, ast.Name) and target.id == '_base_'
+            and isinstance(value, ast.Constant)
+            and isinstance(value.value, str))
+
+
 def list_configs(configs_root: str) -> List[str]:
-    """Config files under ``configs_root`` (sorted), ``_base_`` excluded."""
+    """Config files under ``configs_root`` (sorted), ``_base_`` fragments
+    and aliases (:func:`is_alias`) excluded."""
     paths = glob.glob(osp.join(configs_root, '**', '*.py'), recursive=True)
     return sorted(
         p for p in paths
-        if '_base_' not in osp.relpath(p, configs_root).split(os.sep))
+        if '_base_' not in osp.relpath(p, configs_root).split(os.sep)
+        and not is_alias(p))
 
 
 def task_of(config_path: str, configs_root: str) -> str:

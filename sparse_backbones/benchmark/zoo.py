@@ -25,6 +25,7 @@ import torch
 import torch.nn as nn
 from mmengine.registry import MODELS as ROOT_MODELS
 
+from ..backbones import deploy as deploy_backbones
 from ..registry import MODELS
 
 MODES = ('cls', 'dense')
@@ -47,8 +48,10 @@ class ModelSpec:
     type_name: str
     arch: Optional[str] = None
 
-    def build(self, mode: str, size: int) -> nn.Module:
-        """Build the backbone in eval mode for ``mode`` at ``size`` px."""
+    def build(self, mode: str, size: int, deploy: bool = True) -> nn.Module:
+        """Build the backbone in eval mode for ``mode`` at ``size`` px;
+        ``deploy`` switches our backbones to their fused inference layers
+        (what a user's inference runs)."""
         if mode not in MODES:
             raise ValueError(f'mode must be one of {MODES}, got {mode!r}')
         # Seeded: the same weights every run (DGE's realised cost depends
@@ -57,6 +60,8 @@ class ModelSpec:
             torch.manual_seed(0)
             model = ROOT_MODELS.build(self.build_cfg(mode, size))
         model.eval()  # mmpretrain's Swin returns None from eval()
+        if deploy:
+            deploy_backbones(model)
         return model
 
 

@@ -11,6 +11,7 @@ from typing import Callable, Dict, List, Optional
 import torch
 
 from ..utils import unwrap_state_dict
+from ..utils.safe_load import safe_checkpoint_loading
 
 
 def parse_converter_args(description: str,
@@ -43,13 +44,15 @@ def check_destination(src: str, dst: str, overwrite: bool) -> None:
 def load_upstream_checkpoint(path: str) -> Dict[str, torch.Tensor]:
     """The unwrapped state dict of an upstream checkpoint.
 
-    Loaded with ``weights_only=True``: tensors, containers and the
+    Loaded with ``weights_only=True``: tensors, containers, the
     ``argparse.Namespace`` that timm / DeiT-style training scripts store next
-    to the weights. Other Python objects (e.g. a yacs config) are refused
-    with instructions, never unpickled: unpickling can run code.
+    to the weights and what mmengine's training checkpoints hold (see
+    :mod:`sparse_backbones.utils.safe_load`). Other Python objects (e.g. a
+    yacs config) are refused with instructions, never unpickled: unpickling
+    can run code.
     """
     try:
-        with torch.serialization.safe_globals([argparse.Namespace]):
+        with safe_checkpoint_loading([argparse.Namespace]):
             checkpoint = torch.load(
                 path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as error:

@@ -3,11 +3,12 @@
 -> :class:`~sparse_backbones.backbones.DGEDeiT` /
 :class:`~sparse_backbones.backbones.DGEPVT` names.
 
-Key lists: ``specs/dge.md`` section 8. DeiT's fused ``attn.qkv`` (timm and
-vtpack's vanilla DeiT) is split into ``attn.q`` (rows [0, C)) and
-``attn.kv`` (rows [C, 3C), k then v); position embeddings are resized to the
-model's grid (PVT bilinear, DeiT bicubic), e.g. the 224-input PVT v1 ones to
-256. A vanilla checkpoint has no routers: they get the paper's init (finest
+Key lists: ``specs/dge.md`` section 8. The final ``norm`` becomes the
+output norm of the last stage (``norm{depth - 1}`` of DGE-DeiT, ``norm3`` of
+DGE-PVT). DeiT's fused ``attn.qkv`` (timm and vtpack's vanilla DeiT) is
+split into ``attn.q`` (rows [0, C)) and ``attn.kv`` (rows [C, 3C), k then
+v); position embeddings are resized to the model's grid (PVT bilinear, DeiT
+bicubic), e.g. the 224-input PVT v1 ones to 256. A vanilla checkpoint has no routers: they get the paper's init (finest
 split with p = 0.95), so the converted model starts as the vanilla one.
 """
 import math
@@ -16,12 +17,13 @@ from collections import OrderedDict
 from typing import Dict, Optional
 
 import torch
-import torch.nn.functional as F
 from torch.nn.init import trunc_normal_
 
+from ..layers import resize_pos_embed
 from ..layers.dge import finest_split_bias
 
 # (pattern, replacement) applied in order to each upstream key.
+# DeiT's final norm is norm{depth - 1}: added by convert_dge.
 _DEIT_RENAMES = (
     (r'^blocks\.(\d+)\.', r'stages.\1.blocks.0.'),
     (r'\.dge\.router\.gate\.', '.router.'),
@@ -34,11 +36,13 @@ _PVT_RENAMES = (
      lambda m: f'stages.{int(m[1]) - 1}.downsample.'),
     (r'^pos_embed([2-4])$', lambda m: f'stages.{int(m[1]) - 1}.pos_embed'),
     (r'^cls_token$', 'stages.3.cls_token'),
+    (r'^norm\.', 'norm3.'),
     (r'^block([1-4])\.(\d+)\.',
      lambda m: f'stages.{int(m[1]) - 1}.blocks.{m[2]}.'),
     (r'\.dge\.router\.gate\.', '.router.'),
     (r'^head\.', 'head.fc.'),
 )
+_DEIT_BLOCK = re.compile(r'^blocks\.(\d+)\.')
 # Constants of the reference module, not weights.
 _DROPPED = re.compile(r'\.dge\.splits$')
 
@@ -60,19 +64,17 @@ def _host(state_dict: Dict[str, torch.Tensor]) -> str:
 def _resize_grid(pos_embed: torch.Tensor, num_extra: int, side: int,
                  mode: str) -> torch.Tensor:
     """(1, E + n*n, C) -> (1, E + side*side, C), square grids."""
-    extra, grid = pos_embed[:, :num_extra], pos_embed[:, num_extra:]
-    src = math.isqrt(grid.shape[1])
-    if src * src != grid.shape[1]:
-        raise ValueError(f'position embedding of {grid.shape[1]} grid '
+    num_grid = pos_embed.shape[1] - num_extra
+    src = math.isqrt(num_grid)
+    if src * src != num_grid:
+        raise ValueError(f'position embedding of {num_grid} grid '
                          'tokens is not a square grid')
     if src == side:
         return pos_embed
-    C = grid.shape[-1]
-    grid = grid.reshape(1, src, src, C).permute(0, 3, 1, 2).float()
-    grid = F.interpolate(
-        grid, size=(side, side), mode=mode, align_corners=False)
-    grid = grid.permute(0, 2, 3, 1).reshape(1, side * side, C)
-    return torch.cat([extra, grid.to(pos_embed.dtype)], dim=1)
+    # float: half-precision checkpoints cannot be interpolated on CPU.
+    resized = resize_pos_embed(pos_embed.float(), (src, src), (side, side),
+                               mode, num_extra)
+    return resized.to(pos_embed.dtype)
 
 
 def _add_missing_routers(state_dict: Dict[str, torch.Tensor]) -> None:
@@ -106,7 +108,12 @@ def convert_dge(state_dict: Dict[str, torch.Tensor],
     if is_converted(state_dict):
         return state_dict
     host = _host(state_dict)
-    renames = _PVT_RENAMES if host == 'pvt' else _DEIT_RENAMES
+    if host == 'pvt':
+        renames = _PVT_RENAMES
+    else:
+        depth = 1 + max(
+            int(m[1]) for m in map(_DEIT_BLOCK.match, state_dict) if m)
+        renames = _DEIT_RENAMES + ((r'^norm\.', f'norm{depth - 1}.'), )
     converted = OrderedDict()
     for key, value in state_dict.items():
         if _DROPPED.search(key):

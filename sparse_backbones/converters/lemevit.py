@@ -24,6 +24,8 @@ _RENAMES = (
      lambda m: f'stages.{int(m[1]) - 1}.blocks.{m[2]}.'),
     (r'\.mlp\.0\.', '.mlp.fc1.'),
     (r'\.mlp\.3\.', '.mlp.fc2.'),
+    # The classifier's BN of the last map is stage 3's output norm.
+    (r'^norm\.', 'norm3.'),
     (r'^norm_c\.', 'meta_norm.'),
     (r'^head\.', 'head.fc.'),
 )
@@ -41,8 +43,9 @@ def convert_lemevit(
         state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
     """Rename an official LeMeViT state dict to this package's names.
 
-    Idempotent: an already converted dict is returned unchanged. The
-    classifier ``head.*`` becomes ``head.fc.*`` (mmpretrain's
+    Idempotent: an already converted dict is returned unchanged. The final
+    BatchNorm ``norm.*`` becomes ``norm3.*``, ``norm_c.*`` ``meta_norm.*``
+    and the classifier ``head.*`` ``head.fc.*`` (mmpretrain's
     ``LinearClsHead``); unused upstream ``extra_norms``/``pre_logits`` keys
     are dropped. Wrappers and prefixes must be removed first
     (:func:`~sparse_backbones.utils.checkpoint.unwrap_state_dict`).

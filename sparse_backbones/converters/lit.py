@@ -11,8 +11,7 @@ Covers both official code bases (key lists: ``specs/lit.md`` section 5.6):
   i, i.e. the start of our stage i + 1), ``relative_position_index``
   buffers (dropped: ours are computed for the actual grid);
 - the v2.0 mmdet/mmseg checkpoints of either (after removing the
-  ``backbone.`` prefix): output norms ``norm{i}`` become
-  ``stages.{i}.out_norm``.
+  ``backbone.`` prefix): their output norms ``norm{i}`` keep their names.
 
 Relative-position tables (bicubic) and absolute position embeddings
 (bilinear) are resized to the grids of ``pretrain_img_size``, so ImageNet
@@ -25,7 +24,8 @@ from collections import OrderedDict
 from typing import Dict
 
 import torch
-import torch.nn.functional as F
+
+from ..layers import resize_pos_embed
 
 # (pattern, replacement) applied in order to each upstream key.
 _RENAMES = (
@@ -45,8 +45,6 @@ _RENAMES = (
      lambda m: f'stages.{int(m[1]) + 1}.downsample.norm.'),
     (r'^layers\.(\d)\.downsample\.',
      lambda m: f'stages.{int(m[1]) + 1}.downsample.'),
-    # dense (mmdet/mmseg) output norms; the final ``norm.`` stays
-    (r'^norm([0-3])\.', r'stages.\1.out_norm.'),
     (r'^head\.', 'head.fc.'),
 )
 _DROPPED = re.compile(r'\.relative_position_index$')
@@ -82,20 +80,21 @@ def _is_square(n: int) -> bool:
     return n > 0 and math.isqrt(n)**2 == n
 
 
+def _resize_grid(value: torch.Tensor, side: int, mode: str) -> torch.Tensor:
+    """Resize a (1, S*S, C) grid to ``side`` x ``side`` in fp32."""
+    old = math.isqrt(value.shape[1])
+    resized = resize_pos_embed(
+        value.float(), (old, old), (side, side), mode=mode, num_extra_tokens=0)
+    return resized.to(value.dtype)
+
+
 def _resize_table(table: torch.Tensor, side: int) -> torch.Tensor:
-    old = math.isqrt(table.shape[0])
-    grid = table.t().reshape(1, -1, old, old).float()
-    grid = F.interpolate(
-        grid, size=(side, side), mode='bicubic', align_corners=False)
-    return grid.flatten(2)[0].t().to(table.dtype).contiguous()
+    # A ((2R-1)^2, heads) table is a grid of ``heads`` channels.
+    return _resize_grid(table[None], side, 'bicubic')[0]
 
 
 def _resize_pos_embed(pos_embed: torch.Tensor, side: int) -> torch.Tensor:
-    old = math.isqrt(pos_embed.shape[1])
-    grid = pos_embed.transpose(1, 2).reshape(1, -1, old, old).float()
-    grid = F.interpolate(
-        grid, size=(side, side), mode='bilinear', align_corners=False)
-    return grid.flatten(2).transpose(1, 2).to(pos_embed.dtype).contiguous()
+    return _resize_grid(pos_embed, side, 'bilinear')
 
 
 def resize_position_tensors(

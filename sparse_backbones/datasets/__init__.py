@@ -2,10 +2,13 @@
 """Remote-sensing datasets: AID, NWPU-RESISC45, UC Merced, DOTA, iSAID and
 ISPRS Potsdam / Vaihingen.
 
-The readers, class lists, split writer and the ISPRS colour decoder need no
-host library. Each dataset class is registered only when its host imports
-(mmpretrain for the scene datasets, mmdet for DOTA and iSAID, mmseg for
-Potsdam and Vaihingen), so the package works in an
+The readers, class lists, split writer, the ISPRS colour decoder and
+:mod:`~sparse_backbones.datasets.image_io` (how every image file becomes
+pixels: 16-bit scale, bands, palettes, EXIF orientation) need no host
+library; the loading transform that applies it in the pipelines,
+``LoadRSImageFromFile``, needs mmcv. Each dataset class is registered only
+when its host imports (mmpretrain for the scene datasets, mmdet for DOTA and
+iSAID, mmseg for Potsdam and Vaihingen), so the package works in an
 environment with a single host; otherwise a placeholder under the same name
 raises an ``ImportError`` that says which host is missing and why.
 """
@@ -20,6 +23,8 @@ from .classes import (AID_CLASSES, DOTA_PALETTE, DOTA_V1_CLASSES,
                       UCMERCED_CLASSES)
 from .dota_labels import (DOTALabelError, DOTALabelFile, DOTALabelProblem,
                           DOTAObject, parse_dota_label_file)
+from .image_io import (decode_image, decode_label, image_size, read_image,
+                       read_label, to_uint8)
 from .isprs import (ISPRS_CLASSES, ISPRS_PALETTE_RGB, POTSDAM_TILES,
                     VAIHINGEN_AREAS, clip_windows, decode_isprs_label,
                     isprs_rgb_to_index)
@@ -31,7 +36,8 @@ __all__ = [
     'VAIHINGEN_AREAS', 'DOTALabelError', 'DOTALabelFile', 'DOTALabelProblem',
     'DOTAObject', 'aid_split_names', 'clip_windows', 'decode_isprs_label',
     'isprs_rgb_to_index', 'make_aid_split', 'make_scene_split',
-    'parse_dota_label_file'
+    'parse_dota_label_file', 'decode_image', 'decode_label', 'image_size',
+    'read_image', 'read_label', 'to_uint8'
 ]
 
 
@@ -45,6 +51,10 @@ def _host_import_error(module: str) -> Optional[Exception]:
         return err
     return None
 
+
+if _host_import_error('mmcv.transforms') is None:
+    from .loading import LoadRSImageFromFile  # noqa: F401
+    __all__ += ['LoadRSImageFromFile']
 
 _error = _host_import_error('mmpretrain.datasets')
 if _error is None:

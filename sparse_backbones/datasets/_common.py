@@ -1,9 +1,10 @@
 # Copyright (c) sparse_backbones contributors. All rights reserved.
 """Helpers shared by the dataset classes and the dataset converters:
-error messages, host guards and image decoding/writing."""
+error messages, host guards and image writing (images are read with
+:mod:`~sparse_backbones.datasets.image_io`)."""
 import os
 import os.path as osp
-from typing import Optional, Sequence
+from typing import Sequence
 
 import cv2
 import numpy as np
@@ -63,60 +64,6 @@ def register_unavailable(name: str, host: str, error: Exception) -> None:
 
     cls = type(name, (), {'__init__': __init__, '__doc__': message})
     register_module(DATASETS)(cls)
-
-
-def to_uint8_bgr(image: Optional[np.ndarray], source: str) -> np.ndarray:
-    """Bring an image read with ``cv2.IMREAD_UNCHANGED`` to 8-bit BGR.
-
-    Remote-sensing tiles come as 8-bit RGB, but also as single-channel
-    (panchromatic or converted) or 16-bit files, or with a fourth band
-    (alpha or near infrared, which is dropped). 16-bit images whose values
-    all fit in 0..255 are cast; others are scaled from the full 16-bit
-    range (divided by 257), never stretched per image, so all tiles of a
-    dataset keep one radiometry.
-
-    Args:
-        image (np.ndarray, optional): Decoded image, or None if decoding
-            failed.
-        source (str): File (or archive member) name for error messages.
-
-    Returns:
-        np.ndarray: uint8 array of shape (H, W, 3), BGR.
-    """
-    if image is None:
-        raise ValueError(f'Cannot decode the image {source!r}; is it a '
-                         'complete image file?')
-    if image.dtype == np.uint16:
-        if image.max() > 255:
-            image = (image.astype(np.uint32) + 128) // 257
-        image = image.astype(np.uint8)
-    if image.dtype != np.uint8:
-        raise ValueError(f'{source!r} has pixel type {image.dtype}; expected '
-                         '8- or 16-bit integers (an orthophoto, not a DSM).')
-    if image.ndim == 2:
-        image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-    elif image.ndim == 3 and image.shape[2] == 1:
-        image = cv2.cvtColor(image[..., 0], cv2.COLOR_GRAY2BGR)
-    elif image.ndim == 3 and image.shape[2] == 4:
-        image = np.ascontiguousarray(image[..., :3])
-    elif image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f'{source!r} has shape {image.shape}; expected a '
-                         'grayscale, RGB or 4-band image.')
-    return image
-
-
-def decode_image(data: bytes, source: str) -> np.ndarray:
-    """Decode encoded image bytes (PNG, JPEG, TIFF...) to 8-bit BGR.
-
-    Args:
-        data (bytes): The encoded file content.
-        source (str): File (or archive member) name for error messages.
-
-    Returns:
-        np.ndarray: uint8 array of shape (H, W, 3), BGR.
-    """
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    return to_uint8_bgr(image, source)
 
 
 def write_image_atomic(path: str, image: np.ndarray) -> None:

@@ -10,6 +10,7 @@ from mmpretrain.datasets import CustomDataset
 from ..registry import DATASETS, register_module
 from ._common import missing_data_error, summarise
 from .aid_split import SCENE_DATASETS
+from .loading import RSImageLoadingMixin
 
 _SPLIT_NAME = re.compile(r'(train|test)_(\d+)_seed(\d+)\.txt$')
 
@@ -37,7 +38,7 @@ def split_command(dataset: str, data_root: str, ann_file: str) -> str:
             f'{data_root or "."} --train-percents {percent} --seeds {seed}')
 
 
-class SceneClassificationDataset(CustomDataset):
+class SceneClassificationDataset(RSImageLoadingMixin, CustomDataset):
     """Class folders plus split files, read with checks.
 
     A :class:`mmpretrain.datasets.CustomDataset` whose split file lines are
@@ -45,7 +46,10 @@ class SceneClassificationDataset(CustomDataset):
     make it: the image folder, the split file (written by
     ``tools/dataset_converters/aid.py``), a malformed split line (reported
     as ``file:line``), a label outside the class list, or listed images that
-    do not exist. Subclasses set ``SCENE_DATASET`` (a key of
+    do not exist. Images are loaded with
+    :class:`~sparse_backbones.datasets.loading.LoadRSImageFromFile` (see
+    :func:`~sparse_backbones.datasets.loading.route_image_loading`).
+    Subclasses set ``SCENE_DATASET`` (a key of
     ``SCENE_DATASETS``) and ``METAINFO``.
 
     Args:

@@ -21,13 +21,14 @@ import warnings
 from typing import List, Optional, Sequence
 
 from mmdet.datasets import BaseDetDataset
-from PIL import Image
 
 from ..registry import DATASETS, register_module
 from ._common import missing_data_error, summarise
 from .classes import DOTA_PALETTE, DOTA_V1_CLASSES, DOTA_V15_CLASSES
 from .dota_labels import (DOTALabelError, DOTALabelProblem, DOTAObject,
                           parse_dota_label_file)
+from .image_io import image_size
+from .loading import RSImageLoadingMixin
 
 PREPARE_DOTA = (
     'python tools/dataset_converters/dota.py data/DOTA/train data/DOTA/val '
@@ -41,7 +42,7 @@ PREPARE_DOTA = (
 
 
 @register_module(DATASETS)
-class DOTADataset(BaseDetDataset):
+class DOTADataset(RSImageLoadingMixin, BaseDetDataset):
     """DOTA-v1.0 patches with horizontal boxes and polygon masks.
 
     Configure it like mmrotate's DOTA dataset::
@@ -53,7 +54,9 @@ class DOTADataset(BaseDetDataset):
 
     Every image needs a label file of the same stem; an empty file is an
     image without objects. With ``ann_file=''`` (e.g. the test split, whose
-    labels are withheld) images are listed without annotations.
+    labels are withheld) images are listed without annotations. Images are
+    loaded with :class:`~sparse_backbones.datasets.loading.LoadRSImageFromFile`
+    (see :mod:`~sparse_backbones.datasets.image_io`).
 
     Lines that cannot be read are reported with ``file:line`` and, by
     default, skipped with one summary warning; the skipped lines are kept in
@@ -177,8 +180,7 @@ class DOTADataset(BaseDetDataset):
         data_list = []
         for name, stem in zip(names, stems):
             img_path = osp.join(img_dir, name)
-            with Image.open(img_path) as img:  # reads the header only
-                width, height = img.size
+            width, height = image_size(img_path)  # the header only
             instances = []
             if label_dir is not None:
                 label_path = osp.join(label_dir, stem + '.txt')

@@ -1,5 +1,5 @@
 # Copyright (c) sparse_backbones contributors. All rights reserved.
-"""Readers for DOTA files: labels, patch names, images (no host library).
+"""Readers for DOTA files: labels and patch names (no host library).
 
 Each object line reads ``x1 y1 x2 y2 x3 y3 x4 y4 category difficult``
 (four clockwise polygon vertices in pixels). Original DOTA-v1.0 files start
@@ -16,15 +16,13 @@ coordinates are in the rescaled image. :func:`dota_patch_name` writes and
 merges patch detections and the large-scene inference share one convention.
 
 DOTA images are RGB, grayscale (GF-2, JL-1) or, from other sources, 16-bit;
-:func:`read_image` reads them all as 8-bit BGR.
+:func:`sparse_backbones.datasets.image_io.read_image` reads them all, as
+every other image of the package.
 """
 import math
 import re
 from dataclasses import dataclass, field
 from typing import List, NamedTuple, Sequence, Tuple
-
-import cv2
-import numpy as np
 
 # Header lines of the original label files, skipped by the reader.
 HEADER_PREFIXES = ('imagesource:', 'gsd:')
@@ -238,56 +236,3 @@ def window_starts(length: int, size: int, gap: int) -> List[int]:
     starts = list(range(0, length - size, step))
     starts.append(length - size)
     return starts
-
-
-def to_uint8_bgr(image: np.ndarray, path: str = '') -> np.ndarray:
-    """Turn what ``cv2.imread(..., IMREAD_UNCHANGED)`` gives into 8-bit BGR.
-
-    Grayscale becomes 3 equal channels and an alpha channel is dropped.
-    16-bit images are scaled linearly so that their maximum becomes 255
-    (images whose values fit in 8 bits are kept as they are), which keeps
-    12- and 14-bit sensors visible where a fixed ``/ 257`` would make them
-    nearly black.
-
-    Args:
-        image (np.ndarray): ``(H, W)``, ``(H, W, 1)``, ``(H, W, 3)`` or
-            ``(H, W, 4)``, uint8 or uint16.
-        path (str): Named in errors.
-
-    Returns:
-        np.ndarray: ``(H, W, 3)`` uint8.
-    """
-    if image.dtype == np.uint16:
-        peak = int(image.max())
-        if peak > 255:
-            image = image.astype(np.float32) * (255. / peak)
-        image = np.clip(np.rint(image), 0, 255).astype(np.uint8)
-    elif image.dtype != np.uint8:
-        raise ValueError(f'{path}: unsupported pixel type {image.dtype} '
-                         '(expected 8- or 16-bit integers)')
-    if image.ndim == 3 and image.shape[2] == 1:
-        image = image[..., 0]
-    if image.ndim == 2:
-        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-    if image.ndim == 3 and image.shape[2] == 4:
-        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
-    if image.ndim == 3 and image.shape[2] == 3:
-        return image
-    raise ValueError(f'{path}: unsupported image shape {image.shape} '
-                     '(expected grayscale, RGB or RGBA)')
-
-
-def read_image(path: str) -> np.ndarray:
-    """Read an image of any bit depth as 8-bit BGR (see
-    :func:`to_uint8_bgr`).
-
-    Raises:
-        FileNotFoundError: ``path`` does not exist.
-        ValueError: It cannot be decoded or has an unsupported format.
-    """
-    with open(path, 'rb') as f:  # a clear error for a missing file
-        data = np.frombuffer(f.read(), np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise ValueError(f'{path}: cannot be read as an image')
-    return to_uint8_bgr(image, path)

@@ -9,6 +9,7 @@ from mmdet.datasets.api_wrappers import COCO
 from ..registry import DATASETS, register_module
 from ._common import missing_data_error
 from .classes import ISAID_CLASSES, ISAID_PALETTE_RGB
+from .loading import RSImageLoadingMixin
 
 PREPARE_ISAID = (
     'python tools/dataset_converters/isaid.py /path/to/iSAID --out-dir '
@@ -47,7 +48,7 @@ class _ClassOrderCheckedCOCO(COCO):
 
 
 @register_module(DATASETS)
-class ISAIDDataset(iSAIDDataset):
+class ISAIDDataset(RSImageLoadingMixin, iSAIDDataset):
     """iSAID patches (800x800, overlap 200) with the 15 devkit categories.
 
     mmdet's :class:`~mmdet.datasets.iSAIDDataset` lists 16 classes: a dummy
@@ -60,7 +61,9 @@ class ISAIDDataset(iSAIDDataset):
     category in the json (as mmdet's ``projects/iSAID/isaid_json.py`` adds
     with id 0) is simply not used. Heads use ``num_classes=15``.
 
-    It also fails early, naming the converter, when the json or the image
+    Images are loaded with
+    :class:`~sparse_backbones.datasets.loading.LoadRSImageFromFile`. It also
+    fails early, naming the converter, when the json or the image
     folder is missing::
 
         dict(type='sparse_backbones.ISAIDDataset',

@@ -13,8 +13,9 @@ reported Potsdam data bug (mmseg#2867). This module works in RGB only.
 """
 from typing import List, Tuple
 
-import cv2
 import numpy as np
+
+from .image_io import decode_color_label
 
 ISPRS_CLASSES: Tuple[str, ...] = ('impervious_surface', 'building',
                                   'low_vegetation', 'tree', 'car', 'clutter')
@@ -123,9 +124,10 @@ def clip_windows(height: int, width: int, clip_size: int,
 def decode_isprs_label(data: bytes, source: str) -> np.ndarray:
     """Decode an encoded ISPRS colour label file to index values 0..6.
 
-    OpenCV decodes to BGR; the channels are reversed to RGB here, once, and
-    :func:`isprs_rgb_to_index` matches the RGB palette. 16-bit files with
-    8-bit values and an alpha band are accepted.
+    :func:`~sparse_backbones.datasets.image_io.decode_color_label` decodes
+    the exact colours in RGB order, once, and :func:`isprs_rgb_to_index`
+    matches the RGB palette. 16-bit files with 8-bit values and an alpha
+    band are accepted.
 
     Args:
         data (bytes): Content of a label TIFF/PNG.
@@ -134,14 +136,10 @@ def decode_isprs_label(data: bytes, source: str) -> np.ndarray:
     Returns:
         np.ndarray: uint8 array of shape (H, W) with values in 0..6.
     """
-    label = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if label is None:
-        raise ValueError(f'Cannot decode the label image {source!r}.')
-    if label.dtype == np.uint16 and label.max() <= 255:
-        label = label.astype(np.uint8)
-    if label.ndim != 3 or label.shape[2] not in (3, 4):
+    label = decode_color_label(data, source, channel_order='rgb')
+    if label.ndim != 3:
         raise ValueError(
             f'{source!r} has shape {label.shape}; an ISPRS label is an RGB '
             'colour image. Single-channel files are probably index labels '
             'already (0 boundary, 1..6 classes).')
-    return isprs_rgb_to_index(label[..., 2::-1])
+    return isprs_rgb_to_index(label)

@@ -3,13 +3,14 @@
 import os.path as osp
 from typing import List, Sequence
 
-import cv2
 import numpy as np
 from mmseg.datasets import PotsdamDataset
 
 from ..registry import DATASETS, register_module
 from ._common import missing_data_error
+from .image_io import read_label
 from .isprs import ISPRS_PALETTE_RGB
+from .loading import RSImageLoadingMixin
 
 PREPARE_POTSDAM = (
     'python tools/dataset_converters/isprs.py potsdam /path/to/potsdam '
@@ -18,7 +19,7 @@ PREPARE_POTSDAM = (
     'same patches)', )
 
 
-class ISPRSLayoutChecks:
+class ISPRSLayoutChecks(RSImageLoadingMixin):
     """Mixin for mmseg's ISPRS datasets: check folders and label format.
 
     Reads the same ``img_dir/{train,val}`` and ``ann_dir/{train,val}``
@@ -30,6 +31,11 @@ class ISPRSLayoutChecks:
     - the first label is still a colour (RGB) image or holds values outside
       0..6, i.e. it was not produced by the converter (decode colour
       labels with :func:`sparse_backbones.datasets.isprs_rgb_to_index`).
+
+    Images are loaded with
+    :class:`~sparse_backbones.datasets.loading.LoadRSImageFromFile`; label
+    maps are checked as mmseg reads them (palette PNGs keep their indices,
+    :func:`~sparse_backbones.datasets.image_io.read_label`).
 
     Subclasses set ``DATASET_TITLE``, ``PREPARE`` (commands) and
     ``EXAMPLE_PATCH``.
@@ -72,9 +78,7 @@ class ISPRSLayoutChecks:
 
     def _check_label_format(self, path: str) -> None:
         """Reject colour labels and values the converter never writes."""
-        label = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-        if label is None:
-            raise ValueError(f'Cannot read the label image {path!r}.')
+        label = read_label(path)
         if label.ndim == 3:
             raise ValueError(
                 f'{path!r} is a colour label (shape {label.shape}); mmseg '

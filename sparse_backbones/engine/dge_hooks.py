@@ -36,7 +36,7 @@ class FLOPsRatioHook(Hook):
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
         backbone = getattr(model, 'backbone', None)
-        if not hasattr(type(backbone), 'last_stats'):
+        if not getattr(backbone, 'is_dynamic', False):
             raise TypeError(
                 'FLOPsRatioHook needs a model whose backbone has last_stats '
                 f'(DGEDeiT, DGEPVT); got {type(backbone).__name__}')

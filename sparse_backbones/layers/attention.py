@@ -1,12 +1,12 @@
 # Copyright (c) sparse_backbones contributors. All rights reserved.
-"""Multi-head attention with a fused fast path and a reference path."""
+"""Multi-head attention: SDPA or explicit products, chosen per call; the
+explicit products are the reference."""
 from typing import Optional
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .linear import linear
 
 # On CPU the flash kernel's blocking costs more than it saves over few keys
 # (windows, meta tokens, the last stage): the explicit products run
@@ -25,9 +25,13 @@ def multi_head_attention(query: torch.Tensor,
                          key: torch.Tensor,
                          value: torch.Tensor,
                          scale: Optional[float] = None,
-                         bias: Optional[torch.Tensor] = None,
-                         fused: bool = True) -> torch.Tensor:
+                         bias: Optional[torch.Tensor] = None) -> torch.Tensor:
     """softmax(q k^T * scale + bias) v over (B, heads, tokens, head_dims).
+
+    Runs ``F.scaled_dot_product_attention``, except on CPU where the
+    explicit products of :func:`attention_reference` are faster (see
+    :func:`_cpu_explicit_is_faster`). Both compute the same function; the
+    tests hold them equal.
 
     Args:
         query (Tensor): (B, h, Nq, d).
@@ -36,22 +40,26 @@ def multi_head_attention(query: torch.Tensor,
         scale (float, optional): Logit scale. Defaults to ``d ** -0.5``.
         bias (Tensor, optional): Additive logit bias broadcastable to
             (B, h, Nq, Nk): relative positions, shifted-window masks.
-        fused (bool): Use ``F.scaled_dot_product_attention``, except on CPU
-            where the explicit products are faster (see
-            :func:`_cpu_explicit_is_faster`); ``False`` always runs the
-            explicit reference that tests hold the fused path equal to.
-            Defaults to True.
 
     Returns:
         Tensor: (B, h, Nq, d).
     """
-    if fused and not _cpu_explicit_is_faster(query, key, bias):
-        return F.scaled_dot_product_attention(
-            query,
-            key,
-            value,
-            attn_mask=None if bias is None else bias.to(query.dtype),
-            scale=scale)
+    if _cpu_explicit_is_faster(query, key, bias):
+        return attention_reference(query, key, value, scale, bias)
+    return F.scaled_dot_product_attention(
+        query,
+        key,
+        value,
+        attn_mask=None if bias is None else bias.to(query.dtype),
+        scale=scale)
+
+
+def attention_reference(query: torch.Tensor,
+                        key: torch.Tensor,
+                        value: torch.Tensor,
+                        scale: Optional[float] = None,
+                        bias: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """:func:`multi_head_attention` by explicit products (the reference)."""
     if scale is None:
         scale = query.shape[-1]**-0.5
     # Scaled before the product, on the side with fewer tokens (the meta
@@ -86,22 +94,17 @@ class Attention(nn.Module):
         num_heads (int): Number of heads; C must be divisible by it.
         qkv_bias (bool): Bias in the packed q/k/v projection.
             Defaults to True.
-        fused (bool): Use the fused kernels (SDPA, see
-            :func:`multi_head_attention`, and :func:`linear`); False runs the
-            reference path. Defaults to True.
     """
 
     def __init__(self,
                  embed_dims: int,
                  num_heads: int,
-                 qkv_bias: bool = True,
-                 fused: bool = True) -> None:
+                 qkv_bias: bool = True) -> None:
         super().__init__()
         if embed_dims % num_heads:
             raise ValueError(f'embed_dims ({embed_dims}) must be divisible '
                              f'by num_heads ({num_heads})')
         self.num_heads = num_heads
-        self.fused = fused
         # Rows are [q; k; v], each split into contiguous heads (timm layout).
         self.qkv = nn.Linear(embed_dims, embed_dims * 3, bias=qkv_bias)
         self.proj = nn.Linear(embed_dims, embed_dims)
@@ -109,13 +112,11 @@ class Attention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, N, C = x.shape
         # (B, N, 3C) -> (3, B, h, N, d)
-        qkv = linear(x, self.qkv, fused=self.fused).reshape(
-            B, N, 3, self.num_heads, -1)
+        qkv = self.qkv(x).reshape(B, N, 3, self.num_heads, -1)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
-        x = multi_head_attention(q, k, v, fused=self.fused)
+        x = multi_head_attention(q, k, v)
         # (B, h, N, d) -> (B, N, C)
-        return linear(
-            x.transpose(1, 2).reshape(B, N, C), self.proj, fused=self.fused)
+        return self.proj(x.transpose(1, 2).reshape(B, N, C))
 
 
 def split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:

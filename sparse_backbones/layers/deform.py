@@ -17,8 +17,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torchvision.ops import deform_conv2d as _tv_deform_conv2d
 
-from ..utils.complexity import register_flop_formula
-from .linear import linear_product
+from .complexity import register_flop_formula
+from .fused import onednn_linear
 
 _pair = nn.modules.utils._pair
 
@@ -84,8 +84,7 @@ def _deform_conv2d_sampled(x: torch.Tensor, pos_y: torch.Tensor,
         x, grid, mode='bilinear', padding_mode='zeros', align_corners=False)
     # (B, C, P, K) -> (B, P, C * K), the order of weight's (C, kh, kw).
     samples = samples.transpose(1, 2).flatten(2)
-    out = linear_product(
-        samples, weight.reshape(out_channels, -1), bias, fused=True)
+    out = onednn_linear(samples, weight.reshape(out_channels, -1), bias)
     return out.view(B, out_h, out_w, out_channels).permute(0, 3, 1, 2)
 
 
@@ -122,8 +121,7 @@ def deform_conv2d(x: torch.Tensor,
                   bias: torch.Tensor = None,
                   stride: int = 1,
                   padding: int = 0,
-                  dilation: int = 1,
-                  fused: bool = True) -> torch.Tensor:
+                  dilation: int = 1) -> torch.Tensor:
     """Deformable convolution v1 (no modulation mask).
 
     Args:
@@ -134,9 +132,10 @@ def deform_conv2d(x: torch.Tensor,
         bias (Tensor, optional): (C_out,).
         stride, padding, dilation (int | tuple[int, int]): As in
             ``F.conv2d``.
-        fused (bool): On CPU :func:`_deform_conv2d_sampled`, elsewhere
-            ``torchvision.ops.deform_conv2d``; False runs
-            :func:`deform_conv2d_reference`. Defaults to True.
+
+    On CPU it runs :func:`_deform_conv2d_sampled` (3x torchvision's CPU
+    kernel on LIT's DTMs), elsewhere ``torchvision.ops.deform_conv2d``;
+    :func:`deform_conv2d_reference` is the oracle both are tested against.
 
     Returns:
         Tensor: (B, C_out, Ho, Wo).
@@ -151,21 +150,18 @@ def deform_conv2d(x: torch.Tensor,
         raise ValueError(f'offset needs 2 * {kh} * {kw} = {2 * kh * kw} '
                          f'channels (one (dy, dx) pair per kernel point, '
                          f'one offset group), got {offset.shape[1]}')
-    if fused and x.device.type == 'cpu':
+    if x.device.type == 'cpu':
         return _deform_conv2d_sampled(
             x, *_sampling_positions(offset, (kh, kw), stride, padding,
                                     dilation), weight, bias)
-    if fused:
-        return _tv_deform_conv2d(
-            x,
-            offset,
-            weight,
-            bias,
-            stride=_pair(stride),
-            padding=_pair(padding),
-            dilation=_pair(dilation))
-    return deform_conv2d_reference(x, offset, weight, bias, stride, padding,
-                                   dilation)
+    return _tv_deform_conv2d(
+        x,
+        offset,
+        weight,
+        bias,
+        stride=_pair(stride),
+        padding=_pair(padding),
+        dilation=_pair(dilation))
 
 
 def deform_conv2d_macs(batch: int,
@@ -220,8 +216,6 @@ class DeformConv2d(nn.Module):
         kernel_size (int): Square kernel side.
         stride (int): Stride. Defaults to 1.
         padding (int): Zero padding. Defaults to 0.
-        fused (bool): Fast path, see :func:`deform_conv2d`.
-            Defaults to True.
     """
 
     def __init__(self,
@@ -229,12 +223,10 @@ class DeformConv2d(nn.Module):
                  out_channels: int,
                  kernel_size: int,
                  stride: int = 1,
-                 padding: int = 0,
-                 fused: bool = True) -> None:
+                 padding: int = 0) -> None:
         super().__init__()
         self.stride = stride
         self.padding = padding
-        self.fused = fused
         self.weight = nn.Parameter(
             torch.empty(out_channels, in_channels, kernel_size, kernel_size))
         self.bias = nn.Parameter(torch.empty(out_channels))
@@ -262,8 +254,7 @@ class DeformConv2d(nn.Module):
             self.weight,
             self.bias,
             stride=self.stride,
-            padding=self.padding,
-            fused=self.fused)
+            padding=self.padding)
 
 
 class DeformableTokenMerging(nn.Module):
@@ -277,17 +268,13 @@ class DeformableTokenMerging(nn.Module):
     Args:
         in_dims (int): Input channels.
         out_dims (int): Output channels.
-        fused (bool): Fast path of the deformable convolution.
-            Defaults to True.
     """
 
     def __init__(self,
                  in_dims: int,
-                 out_dims: int,
-                 fused: bool = True) -> None:
+                 out_dims: int) -> None:
         super().__init__()
-        self.dconv = DeformConv2d(
-            in_dims, out_dims, kernel_size=2, stride=2, fused=fused)
+        self.dconv = DeformConv2d(in_dims, out_dims, kernel_size=2, stride=2)
         self.norm = nn.BatchNorm2d(out_dims)
         self.act = nn.GELU()
 

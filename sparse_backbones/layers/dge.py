@@ -34,7 +34,6 @@ from mmcv.cnn.bricks import DropPath
 from torch.nn.init import trunc_normal_
 
 from .attention import merge_heads, multi_head_attention, split_heads
-from .linear import linear
 from .mlp import Mlp
 from .shape import nchw_to_nlc, nlc_to_nchw
 
@@ -197,23 +196,19 @@ class DGEAttention(nn.Module):
         num_heads (int): Heads; C must be divisible by it.
         sr_ratio (int): Spatial reduction of keys/values. Defaults to 1.
         qkv_bias (bool): Bias of the q and kv projections. Defaults to True.
-        fused (bool): SDPA and oneDNN linear fast paths; False runs the
-            reference. Defaults to True.
     """
 
     def __init__(self,
                  embed_dims: int,
                  num_heads: int,
                  sr_ratio: int = 1,
-                 qkv_bias: bool = True,
-                 fused: bool = True) -> None:
+                 qkv_bias: bool = True) -> None:
         super().__init__()
         if embed_dims % num_heads:
             raise ValueError(f'embed_dims ({embed_dims}) must be divisible '
                              f'by num_heads ({num_heads})')
         self.num_heads = num_heads
         self.sr_ratio = sr_ratio
-        self.fused = fused
         self.q = nn.Linear(embed_dims, embed_dims, bias=qkv_bias)
         self.kv = nn.Linear(embed_dims, 2 * embed_dims, bias=qkv_bias)
         self.proj = nn.Linear(embed_dims, embed_dims)
@@ -242,16 +237,14 @@ class DGEAttention(nn.Module):
             tokens = torch.cat(
                 [tokens[:, :num_extra],
                  self.norm(nchw_to_nlc(grid))], dim=1)
-        k, v = linear(tokens, self.kv, fused=self.fused).chunk(2, dim=-1)
+        k, v = self.kv(tokens).chunk(2, dim=-1)
         return split_heads(k, self.num_heads), split_heads(v, self.num_heads)
 
     def forward(self, queries: torch.Tensor, key: torch.Tensor,
                 value: torch.Tensor) -> torch.Tensor:
-        q = split_heads(
-            linear(queries, self.q, fused=self.fused), self.num_heads)
-        out = merge_heads(
-            multi_head_attention(q, key, value, fused=self.fused))
-        return linear(out, self.proj, fused=self.fused)
+        q = split_heads(self.q(queries), self.num_heads)
+        out = merge_heads(multi_head_attention(q, key, value))
+        return self.proj(out)
 
 
 class DGEBlock(nn.Module):
@@ -280,7 +273,6 @@ class DGEBlock(nn.Module):
         sparse_inference (bool): At inference, compute only the selected
             queries (the fast path); False runs the dense reference path
             with the argmax gate. Defaults to True.
-        fused (bool): SDPA/oneDNN fast paths of the layers. Defaults to True.
     """
 
     def __init__(self,
@@ -290,18 +282,16 @@ class DGEBlock(nn.Module):
                  sr_ratio: int = 1,
                  drop_path: float = 0.,
                  qkv_bias: bool = True,
-                 sparse_inference: bool = True,
-                 fused: bool = True) -> None:
+                 sparse_inference: bool = True) -> None:
         super().__init__()
         self.embed_dims = embed_dims
         self.hidden_dims = int(embed_dims * mlp_ratio)
         self.sparse_inference = sparse_inference
         # eps 1e-6 as the reference DeiT/PVT blocks.
         self.norm1 = nn.LayerNorm(embed_dims, eps=1e-6)
-        self.attn = DGEAttention(embed_dims, num_heads, sr_ratio, qkv_bias,
-                                 fused)
+        self.attn = DGEAttention(embed_dims, num_heads, sr_ratio, qkv_bias)
         self.norm2 = nn.LayerNorm(embed_dims, eps=1e-6)
-        self.mlp = Mlp(embed_dims, self.hidden_dims, fused=fused)
+        self.mlp = Mlp(embed_dims, self.hidden_dims)
         self.drop_path = DropPath(drop_path) if drop_path > 0 \
             else nn.Identity()
         self.router = nn.Linear(embed_dims, len(SPLIT_SIZES))
@@ -321,9 +311,7 @@ class DGEBlock(nn.Module):
         """(B, Rh, Rw, 3) one-hot gate from the (B, Rh * Rw, C) region
         means; differentiable (straight through)."""
         Rh, Rw = layout.per_option.shape[:2]
-        logits = linear(
-            regions, self.router,
-            fused=self.attn.fused).reshape(len(regions), Rh, Rw, -1)
+        logits = self.router(regions).reshape(len(regions), Rh, Rw, -1)
         if self.training:
             return F.gumbel_softmax(logits, tau=1.0, hard=True, dim=-1)
         hard = F.one_hot(logits.argmax(-1), logits.shape[-1]).to(logits)
@@ -445,7 +433,7 @@ class DGEBlock(nn.Module):
                                torch.Tensor]) -> Union[float, torch.Tensor]:
         """Multiply-adds of the block for ``num_queries`` queries.
 
-        Counts the matrix products, as :func:`~sparse_backbones.utils.
+        Counts the matrix products, as :func:`~sparse_backbones.layers.
         complexity.count_macs` does: q and output projections and the MLP
         per query, the key/value path (spatial-reduction conv + kv
         projection) per token, the attention products per query and key,

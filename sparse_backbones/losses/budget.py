@@ -13,8 +13,10 @@ class BudgetLoss(nn.Module):
     """``loss_weight * (flops_ratio - budget) ** 2``.
 
     ``flops_ratio`` is the realised over static multiply-adds of the last
-    forward of a dynamic backbone, e.g. ``DGEDeiT.last_stats.flops_ratio``
-    (differentiable w.r.t. the routers in training). A soft penalty, as in
+    forward of a dynamic backbone: the ``flops_ratio`` of its
+    ``last_stats`` (a :class:`~sparse_backbones.backbones.DynamicStats`;
+    filled by DGEDeiT and DGEPVT, differentiable w.r.t. the routers in
+    training). A soft penalty, as in
     the DGE reference code: it pulls the batch's mean cost to the budget
     without enforcing it per image.
 
@@ -47,8 +49,9 @@ class BudgetLoss(nn.Module):
 
         Args:
             stats: A tensor of FLOPs ratios (its mean is used), or an object
-                with a ``flops_ratio`` attribute (a backbone's
-                ``last_stats``).
+                with a ``flops_ratio`` tensor (a backbone's ``last_stats``,
+                whose ``flops_ratio`` is None for designs that do not
+                count their cost).
         """
         ratio = stats if isinstance(stats, torch.Tensor) else getattr(
             stats, 'flops_ratio', None)

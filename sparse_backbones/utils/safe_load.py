@@ -10,7 +10,7 @@ in ``meta``, and plain containers. Such files then fail to load for resume,
 ``load_from``, ``init_cfg=dict(type='Pretrained')`` and ``tools/test.py``.
 
 Rather than switching ``weights_only`` off, which would execute arbitrary
-pickled code from any file, :func:`allow_mmengine_checkpoint_types` adds
+pickled code from any file, :func:`enable_safe_checkpoint_loading` adds
 exactly the globals these checkpoints reference to torch's allow-list. The
 list was taken from real training checkpoints of the classification,
 detection and segmentation pipelines of this project (scanned with
@@ -22,20 +22,36 @@ its statistics methods (``HistoryBuffer.min`` ...) as
 file reach any attribute of any allowed object, so the name is bound to a
 restricted stand-in that only returns the plain methods of
 ``HistoryBuffer``.
+
+Importing ``sparse_backbones`` changes nothing here; the allow-list is
+installed by what loads checkpoints:
+
+- ``tools/train.py``, ``tools/test.py``, ``tools/infer_large.py`` and
+  ``tools/visualize.py`` call :func:`enable_safe_checkpoint_loading`;
+- the model converters and ``init_cfg=dict(type='Pretrained')`` of our
+  backbones load inside :func:`safe_checkpoint_loading`, which removes on
+  exit what it added;
+- a config run by a plain mmengine ``Runner`` lists
+  ``dict(type='SafeCheckpointLoadingHook')`` in ``custom_hooks``
+  (:class:`~sparse_backbones.engine.SafeCheckpointLoadingHook`);
+- a user's own script calls
+  ``sparse_backbones.enable_safe_checkpoint_loading()`` once.
 """
+import contextlib
 import pickle
 import types
-from typing import Any, Callable, List, Tuple, Union
+from typing import Any, Callable, Iterator, List, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 from mmengine.logging import HistoryBuffer
 
-__all__ = ['allow_mmengine_checkpoint_types', 'mmengine_checkpoint_globals']
+__all__ = [
+    'enable_safe_checkpoint_loading', 'safe_checkpoint_loading',
+    'allow_mmengine_checkpoint_types', 'mmengine_checkpoint_globals'
+]
 
 _SafeGlobal = Union[Callable, Tuple[Callable, str]]
-
-_registered = False
 
 
 def _history_buffer_getattr(obj: Any, name: str) -> Callable:
@@ -102,18 +118,71 @@ def mmengine_checkpoint_globals() -> List[_SafeGlobal]:
     ]
 
 
-def allow_mmengine_checkpoint_types() -> None:
-    """Allow-list mmengine checkpoint types for ``weights_only`` loading.
+def _add_missing_globals(
+        extra_globals: Sequence[_SafeGlobal] = ()) -> List[_SafeGlobal]:
+    """Add the entries of :func:`mmengine_checkpoint_globals` and
+    ``extra_globals`` that torch's allow-list lacks; return those added
+    (none with torch < 2.4, which has no allow-list and loads with
+    ``weights_only=False`` by default)."""
+    serialization = torch.serialization
+    if not hasattr(serialization, 'add_safe_globals'):
+        return []
+    present = serialization.get_safe_globals()
+    missing = []
+    for entry in [*mmengine_checkpoint_globals(), *extra_globals]:
+        if entry not in present and entry not in missing:
+            missing.append(entry)
+    if missing:
+        serialization.add_safe_globals(missing)
+    return missing
 
-    Idempotent. Files holding any other global (a custom class instance, an
-    ``os.system`` reduce ...) are still rejected by ``torch.load``. Does
-    nothing with torch versions that lack ``add_safe_globals`` (< 2.4), whose
-    default is ``weights_only=False`` anyway.
+
+def enable_safe_checkpoint_loading() -> None:
+    """Let ``torch.load(..., weights_only=True)`` read mmengine checkpoints.
+
+    The one call a user script needs before it resumes, tests or loads
+    (``load_from``, ``load_checkpoint``, ``init_cfg``) a checkpoint that
+    mmengine's ``Runner`` saved, under torch >= 2.6::
+
+        import sparse_backbones
+        sparse_backbones.enable_safe_checkpoint_loading()
+
+    Adds the globals of :func:`mmengine_checkpoint_globals` to torch's
+    process-wide allow-list, and nothing else: files holding any other
+    global (a custom class instance, an ``os.system`` reduce ...) are still
+    rejected by ``torch.load``. Idempotent; it checks the allow-list itself,
+    so it also restores entries that ``clear_safe_globals`` removed. Does
+    nothing with torch versions that lack ``add_safe_globals`` (< 2.4),
+    whose default is ``weights_only=False`` anyway.
     """
-    global _registered
-    if _registered:
-        return
-    add_safe_globals = getattr(torch.serialization, 'add_safe_globals', None)
-    if add_safe_globals is not None:
-        add_safe_globals(mmengine_checkpoint_globals())
-    _registered = True
+    _add_missing_globals()
+
+
+# The name of the first releases, kept for scripts and tests using it.
+allow_mmengine_checkpoint_types = enable_safe_checkpoint_loading
+
+
+@contextlib.contextmanager
+def safe_checkpoint_loading(
+        extra_globals: Sequence[_SafeGlobal] = ()) -> Iterator[None]:
+    """:func:`enable_safe_checkpoint_loading` for the ``with`` block only.
+
+    On exit, removes exactly the entries it added, so an allow-list that
+    was already installed (by a tool, or by the user) stays as it was;
+    ``torch.serialization.safe_globals`` would remove them all.
+
+    Args:
+        extra_globals (Sequence): More entries for the block, in the form
+            of ``torch.serialization.add_safe_globals``.
+    """
+    added = _add_missing_globals(extra_globals)
+    try:
+        yield
+    finally:
+        if added:
+            remaining = [
+                entry for entry in torch.serialization.get_safe_globals()
+                if entry not in added
+            ]
+            torch.serialization.clear_safe_globals()
+            torch.serialization.add_safe_globals(remaining)

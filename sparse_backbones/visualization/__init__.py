@@ -53,7 +53,7 @@ def load_backbone(config: str,
     from mmengine.registry import MODELS, init_default_scope
     from mmengine.runner import load_checkpoint
 
-    from ..utils.config import sync_in_channels
+    from ..models import sync_in_channels
 
     if not osp.isfile(config):
         raise FileNotFoundError(f'config file not found: {config}')
@@ -79,14 +79,22 @@ def load_image(path: str,
                mean: Sequence[float],
                std: Sequence[float],
                size: Optional[Tuple[int, int]] = None,
-               device: str = 'cpu') -> Tuple[torch.Tensor, np.ndarray]:
+               device: str = 'cpu',
+               bit_depth: int = 16) -> Tuple[torch.Tensor, np.ndarray]:
     """Read an image as the models see it and as it is drawn.
+
+    The pixels are those the dataset classes, the converters and
+    ``tools/infer_large.py`` give the model
+    (:func:`sparse_backbones.datasets.image_io.read_image`: 16-bit scaled
+    by one fixed factor, never stretched per image).
 
     Args:
         path (str): Image file (any format OpenCV reads, grey or colour,
             8 or 16 bit).
         mean, std: Per-channel RGB normalisation of the config.
         size (tuple[int, int], optional): ``(height, width)`` to resize to.
+        device (str): Where the tensor goes.
+        bit_depth (int): Significant bits of 16-bit images. Defaults to 16.
 
     Returns:
         tuple: ``(inputs, rgb)``: a normalised ``(1, 3, H, W)`` float tensor
@@ -94,20 +102,9 @@ def load_image(path: str,
     """
     import cv2
 
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'image not found: {path}')
-    image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise ValueError(f'OpenCV cannot read {path} as an image')
-    if image.dtype != np.uint8:
-        # 16-bit and float rasters: stretch to 8 bit for the network.
-        image = image.astype(np.float64)
-        low, high = np.percentile(image, (1, 99))
-        image = np.clip((image - low) / max(high - low, 1e-6) * 255, 0, 255)
-        image = image.astype(np.uint8)
-    if image.ndim == 2:
-        image = np.repeat(image[..., None], 3, axis=2)
-    rgb = cv2.cvtColor(image[..., :3], cv2.COLOR_BGR2RGB)
+    from ..datasets.image_io import read_image
+
+    rgb = read_image(path, channel_order='rgb', bit_depth=bit_depth)
     if size is not None:
         rgb = cv2.resize(rgb, (size[1], size[0]),
                          interpolation=cv2.INTER_LINEAR)

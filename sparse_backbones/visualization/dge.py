@@ -79,9 +79,10 @@ def draw(backbone: nn.Module,
         np.ndarray: The written RGB mosaic, ``ceil(n / 4)`` rows of
         ``min(n, 4)`` image-sized panels for n blocks.
     """
-    if not hasattr(type(backbone), 'last_stats'):
+    # Every backbone has last_stats; only DGE's hold gates.
+    if not hasattr(backbone, 'dge_blocks'):
         raise TypeError(f'{type(backbone).__name__} is not a DGE backbone '
-                        '(no last_stats); use a DGE config')
+                        '(no DGE blocks); use a DGE config')
     if tuple(rgb.shape[:2]) != tuple(inputs.shape[2:]):
         raise ValueError(f'the image ({rgb.shape[:2]}) and the inputs '
                          f'({tuple(inputs.shape[2:])}) differ in size')

@@ -1,12 +1,13 @@
 # Copyright (c) sparse_backbones contributors. All rights reserved.
 """Contract-test cases of the LTM backbones (see cases.py).
 
-LTMViT has one resolution: its four "stages" are groups of blocks, each
-returning a stride-16 map (the taps ViT + UperNet reads), so its strides
-are all 16. Its tiny arch has one block per group and a 64 px position
-embedding, so every test size interpolates it. LTMSwin's tiny arch has two
-blocks per stage (a shifted block that receives the first block's mask)
-and the default 7 x 7 windows, so 64 px inputs pad every stage's map.
+LTMViT is a plain ViT: a stage is one block (mmpretrain's
+``VisionTransformer``), each returning a stride-16 map, so its strides are
+all 16. Its tiny arch has 4 blocks (one per keep-ratio group, so each block
+has its own ratio) and a 64 px position embedding, so every test size
+interpolates it. LTMSwin's tiny arch has two blocks per stage (a shifted
+block that receives the first block's mask) and the default 7 x 7 windows,
+so 64 px inputs pad every stage's map.
 """
 from ._case import Case
 

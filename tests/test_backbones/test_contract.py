@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch.nn.modules.batchnorm import _BatchNorm
 
-import sparse_backbones  # noqa: F401
-from sparse_backbones.backbones import BaseSparseBackbone
+import sparse_backbones
+from sparse_backbones.backbones import BaseSparseBackbone, DynamicStats
 from sparse_backbones.registry import MODELS
 from .cases import CASES
 
@@ -52,7 +52,7 @@ def test_output_shapes(case, out_indices, size):
     info = model.feature_info
     assert [i['num_chs'] for i in info] == list(model.out_channels)
     assert [i['reduction'] for i in info] == \
-        [case.strides[i % 4] for i in out_indices]
+        [case.strides[i] for i in out_indices]
 
 
 @pytest.mark.parametrize('case', CASES, ids=IDS)
@@ -245,3 +245,74 @@ def test_pretrained_of_other_variant_names_keys(case, tmp_path):
         case, init_cfg=dict(type='Pretrained', checkpoint=str(ckpt)))
     with pytest.raises(KeyError, match=r'other shapes.*checkpoint \('):
         target.init_weights()
+
+
+@pytest.mark.parametrize('case', CASES, ids=IDS)
+@pytest.mark.parametrize('pooled', [False, True])
+def test_switch_to_deploy_matches_reference(case, pooled):
+    """The deploy switch swaps in fused layers; the unswitched model is the
+    reference it must equal."""
+    if pooled and not case.cls_cfg:
+        pytest.skip(f'{case.name} has no classification mode')
+    overrides = case.cls_cfg if pooled else dict(out_indices=(0, 1, 2, 3))
+    reference = build(case, **overrides).eval()
+    host = torch.nn.Sequential(copy.deepcopy(reference))  # any host model
+    assert sparse_backbones.deploy(host) is host
+    switched = host[0]
+    assert switched.deployed
+    swapped = [
+        n for n, m in switched.named_modules()
+        if type(m).__name__ in ('FusedLinear', 'FusedConv2d')
+    ]
+    assert swapped, 'switch_to_deploy swapped no layer'
+    assert not any(
+        type(m) is torch.nn.Linear for m in switched.modules()), \
+        'a plain nn.Linear was left unswitched'
+    x = torch.rand(2, 3, 64, 72)
+    with torch.no_grad():
+        for a, b in zip(switched(x), reference(x)):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    switched.switch_to_deploy()  # idempotent
+    with pytest.raises(RuntimeError, match='deploy.*cannot train'):
+        switched.train()
+
+
+@pytest.mark.parametrize('case', CASES, ids=IDS)
+def test_output_norms_are_named_by_stage(case):
+    """One scheme: norm{i} normalises the output of stage i."""
+    model = build(case, out_indices=(0, 1, 2, 3))
+    names = [n for n, _ in model.named_modules()]
+    assert not [n for n in names if n.endswith('out_norm') or n == 'ln1'
+                or n == 'norm'], 'output norm outside the norm{i} scheme'
+    for name, _ in model.named_children():
+        if name.startswith('norm') and name[4:].isdigit():
+            index = int(name[4:])
+            assert index < model.num_stages
+            assert model.out_norm(index) is getattr(model, name)
+            assert name in model.stage_module_names(index)
+
+
+@pytest.mark.parametrize('case', CASES, ids=IDS)
+def test_last_stats_has_one_type(case):
+    model = build(case).eval()
+    with torch.no_grad():
+        model(torch.rand(2, 3, 64, 64))
+    if model.is_dynamic:
+        assert type(model.last_stats) is DynamicStats
+    else:
+        assert model.last_stats is None
+
+
+@pytest.mark.parametrize('case', CASES, ids=IDS)
+@pytest.mark.parametrize('last', [0, 1])
+def test_stages_after_the_last_needed_are_not_built(case, last):
+    model = build(case, out_indices=(last, ))
+    assert model.last_stage == last
+    later = [
+        name for i in range(last + 1, model.num_stages)
+        for name in model.stage_module_names(i)
+    ]
+    assert not later, f'built but never run: {later[:4]}'
+    full = build(case, out_indices=(0, 1, 2, 3))
+    assert sum(p.numel() for p in model.parameters()) < sum(
+        p.numel() for p in full.parameters())

@@ -1,15 +1,19 @@
 # Copyright (c) sparse_backbones contributors. All rights reserved.
 """DGE specifics: sizes, the sparse inference path against the dense one,
 padding, statistics and the budget loss."""
+import copy
+
 import pytest
 import torch
+import torch.nn as nn
 
-from sparse_backbones.backbones import DGEPVT, DGEDeiT
+from sparse_backbones.backbones import DGEPVT, DGEDeiT, DynamicStats
 from sparse_backbones.backbones.dge import calibrate_router_bias
 from sparse_backbones.layers.dge import (DGEBlock, _pool_queries,
                                          _region_layout, finest_split_bias)
+from sparse_backbones.layers import FusedLinear, fused
+from sparse_backbones.layers.complexity import count_macs
 from sparse_backbones.losses import BudgetLoss
-from sparse_backbones.utils.complexity import count_macs
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -146,15 +150,55 @@ def test_sparse_path_encodes_only_the_selected_queries(monkeypatch):
     assert float(model.last_stats.flops_ratio) < 0.3
 
 
-@pytest.mark.parametrize('fused', [True, False])
-def test_fused_and_reference_layers_agree(fused):
-    reference = DGEPVT(PVT, router_bias=MIXED, fused=False).eval()
-    model = DGEPVT(PVT, router_bias=MIXED, fused=fused).eval()
-    model.load_state_dict(reference.state_dict())
+@pytest.mark.parametrize('sparse_inference', [True, False])
+def test_deployed_and_reference_layers_agree(sparse_inference, count_calls):
+    """switch_to_deploy (fused linear layers) changes no output, on the
+    sparse and on the dense inference path."""
+    reference = DGEPVT(
+        PVT, router_bias=MIXED, sparse_inference=sparse_inference).eval()
+    model = copy.deepcopy(reference)
+    model.switch_to_deploy()
+    assert not any(type(m) is nn.Linear for m in model.modules())
+    for block in model.dge_blocks():
+        assert isinstance(block.router, FusedLinear)
+        assert block.mlp.fc1.activation == 'gelu'
     x = torch.rand(2, 3, 80, 96)
+    calls = count_calls(fused, 'ONEDNN_LINEAR')
     with torch.no_grad():
-        for a, b in zip(model(x), reference(x)):
+        outs = model(x)
+        deployed_stats = model.last_stats
+        for a, b in zip(outs, reference(x)):
             torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    for a, b in zip(deployed_stats.gates, reference.last_stats.gates):
+        assert torch.equal(a, b)
+    if fused.ONEDNN_LINEAR is not None:
+        assert calls  # the switched model runs the fused kernels
+
+
+@pytest.mark.parametrize('cls,arch,last', [(DGEDeiT, DEIT, 2),
+                                           (DGEPVT, PVT, 3)])
+def test_final_norm_is_the_last_stage_norm(cls, arch, last):
+    """The final norm is norm{last stage}: the cls token's output is
+    norm{last}(x)[:, 0]; DGEDeiT's last block map goes through it too."""
+    model = cls(arch, out_type='cls_token').eval()
+    norm = getattr(model, f'norm{last}')
+    assert not hasattr(model, 'norm')
+    seen = []
+    norm.register_forward_hook(lambda m, args, out: seen.append(args[0]))
+    x = torch.rand(2, 3, 64, 80)
+    with torch.no_grad():
+        pooled, = model(x)
+        torch.testing.assert_close(pooled, norm(seen[0])[:, 0])
+    maps = cls(arch, out_indices=(0, last)).eval()
+    maps.load_state_dict(model.state_dict(), strict=False)
+    assert hasattr(maps, f'norm{last}') == (cls is DGEDeiT)
+    assert not hasattr(cls(arch, out_indices=0), f'norm{last}')
+    with torch.no_grad():
+        last_map = maps(x)[-1]
+    grid = seen[0][:, seen[0].shape[1] - last_map[0, 0].numel():]
+    if cls is DGEDeiT:
+        grid = norm(grid)
+    torch.testing.assert_close(last_map.flatten(2).transpose(1, 2), grid)
 
 
 def test_finest_split_is_the_vanilla_block():
@@ -213,6 +257,7 @@ def test_stats_are_reset_by_every_forward():
         first = model.last_stats
         model(torch.rand(3, 3, 64, 64))
     assert model.last_stats is not first
+    assert type(model.last_stats) is DynamicStats
     assert model.last_stats.sample_flops_ratio.shape == (3, )
     with pytest.raises(RuntimeError):
         model(torch.rand(1, 1, 64, 64))  # wrong channels: fails midway

@@ -1,17 +1,20 @@
 # Copyright (c) sparse_backbones contributors. All rights reserved.
 """LIT specifics: exact sizes, MACs, both position layouts, DTM wiring."""
+import copy
+import re
+
 import pytest
 import torch
 import torch.nn.functional as F
 
 from sparse_backbones.backbones import LIT, lit
-from sparse_backbones.backbones.lit import (AttentionBlock, MlpBlock,
-                                            RelPosAttention,
-                                            relative_position_attention,
-                                            relative_position_index)
-from sparse_backbones.layers import (DeformableTokenMerging,
-                                     multi_head_attention)
-from sparse_backbones.utils.complexity import count_macs, count_parameters
+from sparse_backbones.backbones.lit import (
+    AttentionBlock, MlpBlock, RelPosAttention, relative_position_attention,
+    relative_position_attention_reference, relative_position_index)
+from sparse_backbones.layers import (DeformableTokenMerging, FusedLinear,
+                                     attention, attention_reference, deform,
+                                     merge_heads, multi_head_attention)
+from sparse_backbones.layers.complexity import count_macs, count_parameters
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -101,25 +104,35 @@ def test_norm_eps_follow_the_layouts():
 
 @pytest.mark.parametrize('position', ['absolute', 'relative'])
 @pytest.mark.parametrize('out_type', ['featmap', 'avg_featmap'])
-def test_fused_matches_reference(position, out_type):
-    """SDPA, fused linear and torchvision's DCN against the references,
-    with trained-looking (non-zero) offsets and a resized table."""
-    fused = LIT(
+def test_deployed_matches_reference(position, out_type, monkeypatch):
+    """The deployed model (FusedLinear layers) and the unswitched one
+    (grid_sample DCN, gather-free relative attention on CPU) against the
+    references (gathers, gathered bias, explicit products), with
+    trained-looking (non-zero) offsets and a resized table."""
+    model = LIT(
         small_arch(position), out_type=out_type, pretrain_img_size=64).eval()
     with torch.no_grad():
-        for stage in fused.stages[1:]:
+        for stage in model.stages[1:]:
             stage.downsample.dconv.conv_offset.weight.normal_(std=0.2)
             stage.downsample.dconv.conv_offset.bias.normal_()
-    reference = LIT(
-        small_arch(position),
-        out_type=out_type,
-        pretrain_img_size=64,
-        fused=False).eval()
-    reference.load_state_dict(fused.state_dict())
+    deployed = copy.deepcopy(model)
+    deployed.switch_to_deploy()
+    assert any(isinstance(m, FusedLinear) for m in deployed.modules())
     x = torch.rand(2, 3, 90, 70)
     with torch.no_grad():
-        for a, b in zip(fused(x), reference(x)):
-            assert (a - b).abs().max() < 1e-4
+        outs, deployed_outs = model(x), deployed(x)
+        with monkeypatch.context() as patch:
+            patch.setattr(deform, 'deform_conv2d',
+                          deform.deform_conv2d_reference)
+            patch.setattr(lit, 'relative_position_attention',
+                          relative_position_attention_reference)
+            patch.setattr(attention, 'multi_head_attention',
+                          attention_reference)
+            references = model(x)
+    for a, b, reference in zip(deployed_outs, outs, references):
+        assert (a - b).abs().max() < 1e-4
+        assert (a - reference).abs().max() < 1e-4
+        assert (b - reference).abs().max() < 1e-4
 
 
 def test_cls_token_only_in_classification_mode():
@@ -131,7 +144,7 @@ def test_cls_token_only_in_classification_mode():
         'stages.3.cls_token', 'stages.3.cls_pos_embed', 'norm.weight',
         'norm.bias'
     }
-    assert not any('out_norm' in n for n in cls_names)
+    assert not any(re.match(r'norm\d', n) for n in cls_names)
     relative = LIT(small_arch('relative'), out_type='avg_featmap')
     assert not any('cls' in n for n, _ in relative.named_parameters())
     with pytest.raises(ValueError, match='out_type must be one of'):
@@ -176,12 +189,53 @@ def test_dense_maps_are_taken_before_each_dtm():
     # stages without an output norm return the DTM input as it is
     torch.testing.assert_close(outs[1], seen[1])
     # with one, the map is layer-normalised over channels
-    norm = model.stages[0].out_norm
+    norm = model.norm0
     expected = norm(seen[0].permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
     torch.testing.assert_close(outs[0], expected)
-    assert model.stages[1].out_norm is None
+    assert model.out_norm(1) is None and not hasattr(model, 'norm1')
     with pytest.raises(ValueError, match='out_norm_indices'):
         LIT(small_arch('relative'), out_norm_indices=(4, ))
+
+
+def test_checkpoints_with_old_output_norm_names_load(tmp_path):
+    """Before _version 2 the output norms were stages.{i}.out_norm."""
+    source = LIT(small_arch('relative'), out_norm_indices=(0, 2))
+    state = {
+        re.sub(r'^norm(\d)\.', r'stages.\1.out_norm.', k): v.clone()
+        for k, v in source.state_dict().items()
+    }
+    assert 'stages.2.out_norm.bias' in state and 'norm2.bias' not in state
+    with torch.no_grad():
+        for key in ('stages.0.out_norm.weight', 'stages.2.out_norm.bias'):
+            state[key].normal_()
+    loaded = LIT(small_arch('relative'), out_norm_indices=(0, 2))
+    loaded.load_state_dict(dict(state))  # no metadata: an old checkpoint
+    assert torch.equal(loaded.norm0.weight, state['stages.0.out_norm.weight'])
+    assert torch.equal(loaded.norm2.bias, state['stages.2.out_norm.bias'])
+    path = tmp_path / 'old_detector.pth'
+    weights = {f'backbone.{k}': v for k, v in state.items()}
+    torch.save({'state_dict': weights}, path)
+    pretrained = LIT(
+        small_arch('relative'),
+        out_norm_indices=(0, 2),
+        init_cfg=dict(
+            type='Pretrained', checkpoint=str(path), prefix='backbone.'))
+    pretrained.init_weights()
+    for (name, a), b in zip(loaded.state_dict().items(),
+                            pretrained.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
+def test_stage_tokens_leave_out_the_cls_token():
+    model = LIT(small_arch('absolute'), out_type='avg_featmap').eval()
+    with torch.no_grad():
+        state = model.forward_stem(torch.rand(1, 3, 64, 96))
+        for i in range(4):
+            state = model.forward_stage(i, state)
+        tokens, hw_shape = model.stage_tokens(3, state)
+    assert hw_shape == (2, 3)
+    assert state[0].shape == (1, 7, 64) and tokens.shape == (1, 6, 64)
+    torch.testing.assert_close(tokens, state[0][:, 1:])
 
 
 @pytest.mark.parametrize('position', ['absolute', 'relative'])
@@ -234,8 +288,7 @@ def test_gather_free_relative_attention_matches_gathered_bias(
     q, k, v = (torch.randn(2, 3, N, 8, requires_grad=True) for _ in range(3))
     out = relative_position_attention(q, k, v, attn.table_rows(hw_shape),
                                       hw_shape)
-    expected = multi_head_attention(
-        q, k, v, bias=attn.position_bias(hw_shape), fused=False)
+    expected = attention_reference(q, k, v, bias=attn.position_bias(hw_shape))
     torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-6)
     grad = torch.randn_like(out)
     inputs = (q, k, v, attn.relative_position_bias_table)
@@ -246,26 +299,29 @@ def test_gather_free_relative_attention_matches_gathered_bias(
 
 
 def test_relative_attention_takes_the_gather_free_path_on_cpu(count_calls):
-    fused = RelPosAttention(24, 3, table_side=7)
-    reference = RelPosAttention(24, 3, table_side=7, fused=False)
-    reference.load_state_dict(fused.state_dict())
+    attn = RelPosAttention(24, 3, table_side=7)
     calls = count_calls(lit, 'relative_position_attention')
     x = torch.randn(2, 12, 24)
-    torch.testing.assert_close(
-        fused(x, (3, 4)), reference(x, (3, 4)), rtol=1e-5, atol=1e-5)
+    out = attn(x, (3, 4))
     assert len(calls) == 1
+    # the reference: gathered bias, explicit products
+    q, k, v = attn.qkv(x).reshape(2, 12, 3, 3, 8).permute(2, 0, 3, 1,
+                                                          4).unbind(0)
+    expected = attn.proj(
+        merge_heads(
+            relative_position_attention_reference(q, k, v,
+                                                  attn.table_rows((3, 4)),
+                                                  (3, 4))))
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
 
 
 def test_relative_attention_adds_the_bias():
     q, k, v = (torch.randn(2, 3, 6, 8) for _ in range(3))
     bias = torch.randn(3, 6, 6)
     expected = ((q @ k.transpose(-2, -1)) / 8**0.5 + bias).softmax(-1) @ v
-    for fused in (True, False):
+    for attend in (multi_head_attention, attention_reference):
         torch.testing.assert_close(
-            multi_head_attention(q, k, v, bias=bias, fused=fused),
-            expected,
-            rtol=1e-5,
-            atol=1e-5)
+            attend(q, k, v, bias=bias), expected, rtol=1e-5, atol=1e-5)
 
 
 def test_absolute_position_embeddings_are_resized_bilinearly():
@@ -280,7 +336,7 @@ def test_absolute_position_embeddings_are_resized_bilinearly():
     x = torch.rand(1, 3, 48, 40)
     with torch.no_grad():
         model(x)
-        stem = model.patch_embed(x).flatten(2).transpose(1, 2)
+        stem, _ = model.patch_embed(x)
     hook.remove()
     grid = stage.pos_embed.transpose(1, 2).reshape(1, 16, 8, 8)
     expected = F.interpolate(grid, size=(12, 10), mode='bilinear')

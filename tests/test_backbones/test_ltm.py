@@ -1,6 +1,7 @@
 # Copyright (c) sparse_backbones contributors. All rights reserved.
 """LTM specifics (specs/ltm.md section 5): the merging layer, equality with
 the host at r = 1, host weights, sizes, MACs and parameters."""
+import copy
 import math
 
 import pytest
@@ -8,19 +9,27 @@ import torch
 import torch.nn as nn
 from mmcv.cnn.bricks.transformer import PatchMerging
 
-from sparse_backbones.backbones import LTMSwin, LTMViT
+import sparse_backbones.layers.fused as fused_layers
+from sparse_backbones.backbones import DynamicStats, LTMSwin, LTMViT
 from sparse_backbones.backbones.ltm import (LTMSwinBlock, LTMTransformerLayer,
                                             _PatchMerging)
 from sparse_backbones.layers.token_merge import (TokenMergeMask, merge_tokens,
                                                  num_merged_tokens,
                                                  spread_seeds)
-from sparse_backbones.utils.complexity import count_macs, count_parameters
+from sparse_backbones.layers.complexity import count_macs, count_parameters
 
 pytestmark = pytest.mark.timeout(300)
 
 VIT_TINY = dict(
     embed_dims=32, num_layers=4, num_heads=2, feedforward_channels=64)
 SWIN_TINY = dict(embed_dims=16, depths=[2, 2, 2, 2], num_heads=[1, 2, 2, 4])
+
+
+def deployed(model: torch.nn.Module) -> torch.nn.Module:
+    """A switched copy of ``model`` (the unswitched one is the reference)."""
+    model = copy.deepcopy(model).eval()
+    model.switch_to_deploy()
+    return model
 
 
 def identity_merging(model: torch.nn.Module) -> None:
@@ -161,8 +170,8 @@ def _mmpretrain_swin(**kwargs):
     return mmpretrain.models.SwinTransformer(**kwargs)
 
 
-@pytest.mark.parametrize('fused', [True, False])
-def test_vit_at_ratio_one_equals_mmpretrain(tmp_path, fused):
+@pytest.mark.parametrize('deploy', [True, False])
+def test_vit_at_ratio_one_equals_mmpretrain(tmp_path, deploy):
     host = _mmpretrain_vit(arch=VIT_TINY, img_size=64, out_type='cls_token')
     host.init_weights()
     ckpt = tmp_path / 'vit.pth'
@@ -172,11 +181,12 @@ def test_vit_at_ratio_one_equals_mmpretrain(tmp_path, fused):
         img_size=64,
         keep_ratios=1.0,
         out_type='cls_token',
-        fused=fused,
         init_cfg=dict(type='Pretrained', checkpoint=str(ckpt)))
     ours.init_weights()
     identity_merging(ours)
     host.eval(), ours.eval()
+    if deploy:
+        ours = deployed(ours)
     x = torch.rand(2, 3, 64, 64)
     with torch.no_grad():
         torch.testing.assert_close(
@@ -184,8 +194,8 @@ def test_vit_at_ratio_one_equals_mmpretrain(tmp_path, fused):
 
 
 @pytest.mark.parametrize('size', [(224, 224), (320, 288)])
-@pytest.mark.parametrize('fused', [True, False])
-def test_swin_at_ratio_one_equals_mmpretrain(tmp_path, size, fused):
+@pytest.mark.parametrize('deploy', [True, False])
+def test_swin_at_ratio_one_equals_mmpretrain(tmp_path, size, deploy):
     """224: no padding, and the 7 x 7 last map is not shifted (the
     host's classification setting); 320 x 288: every stage map is padded
     to the window (80 x 72 -> 84 x 77, ...) and shifted."""
@@ -200,12 +210,13 @@ def test_swin_at_ratio_one_equals_mmpretrain(tmp_path, size, fused):
     ours = LTMSwin(
         arch=SWIN_TINY,
         keep_ratios=1.0,
-        fused=fused,
         init_cfg=dict(type='Pretrained', checkpoint=str(ckpt)))
     ours.init_weights()
     identity_merging(ours)
     host.eval()
     ours.eval()
+    if deploy:
+        ours = deployed(ours)
     x = torch.rand(2, 3, *size)
     with torch.no_grad():
         for a, b in zip(ours(x), host(x)):
@@ -221,7 +232,8 @@ def test_swin_at_ratio_one_equals_mmpretrain(tmp_path, size, fused):
 ])
 def test_mmpretrain_weights_load_strictly(tmp_path, build_host, ours):
     """Released mmpretrain names and shapes initialise every host part;
-    only the mask modules keep their initialisation."""
+    only the mask modules keep their initialisation. The ViT's final norm
+    ``ln1`` is ``norm11`` here."""
     host_state = build_host().state_dict()
     host_state = {
         k: torch.randn_like(v.float()).to(v.dtype)
@@ -239,6 +251,10 @@ def test_mmpretrain_weights_load_strictly(tmp_path, build_host, ours):
         type='Pretrained', checkpoint=str(ckpt), prefix='backbone.')
     model.init_weights()
     after = model.state_dict()
+    host_state = {
+        k.replace('ln1.', 'norm11.') if k.startswith('ln1.') else k: v
+        for k, v in host_state.items()
+    }
     new = sorted(k for k in after if k not in host_state)
     assert new and all('.merge.' in k for k in new)
     assert not [k for k in host_state if k not in after]
@@ -246,6 +262,22 @@ def test_mmpretrain_weights_load_strictly(tmp_path, build_host, ours):
         assert torch.equal(after[key], before[key]), key
     for key, value in host_state.items():
         assert torch.equal(after[key], value), key
+
+
+def test_vit_checkpoint_with_legacy_final_norm_loads():
+    """Checkpoints written before ``_version`` 2 name the final norm
+    ``ln1``; they load into ``norm{num_layers - 1}``."""
+    model = LTMViT(arch=VIT_TINY, img_size=64)
+    state = model.state_dict()
+    legacy = type(state)(
+        (k.replace('norm3.', 'ln1.') if k.startswith('norm3.') else k, v +
+         1 if k.startswith('norm3.') else v) for k, v in state.items())
+    legacy._metadata = copy.deepcopy(state._metadata)
+    legacy._metadata[''] = dict(legacy._metadata[''], version=1)
+    assert 'ln1.weight' in legacy and 'norm3.weight' not in legacy
+    fresh = LTMViT(arch=VIT_TINY, img_size=64)
+    fresh.load_state_dict(legacy, strict=True)
+    torch.testing.assert_close(fresh.norm3.weight, state['norm3.weight'] + 1)
 
 
 def test_classification_checkpoint_initialises_dense_model(tmp_path):
@@ -272,14 +304,35 @@ def test_wrong_variant_is_still_refused(tmp_path):
 # ---------------------------------------------------------- paths, sizes
 @pytest.mark.parametrize('cls,arch', [(LTMViT, VIT_TINY),
                                       (LTMSwin, SWIN_TINY)])
-def test_fused_path_matches_reference(cls, arch):
-    fused = cls(arch=arch, keep_ratios=0.6).eval()
-    reference = cls(arch=arch, keep_ratios=0.6, fused=False).eval()
-    reference.load_state_dict(fused.state_dict())
+def test_deploy_matches_reference(cls, arch):
+    reference = cls(
+        arch=arch, keep_ratios=0.6, out_indices=(0, 1, 2, 3)).eval()
+    switched = deployed(reference)
     x = torch.rand(2, 3, 97, 131)
     with torch.no_grad():
-        for a, b in zip(fused(x), reference(x)):
+        outs = switched(x)
+        assert len(outs) == 4
+        for a, b in zip(outs, reference(x)):
             torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize('cls,arch', [(LTMViT, VIT_TINY),
+                                      (LTMSwin, SWIN_TINY)])
+def test_deploy_fuses_every_linear(cls, arch, count_calls):
+    """The MLP's first linear absorbs its GELU (``layers.0`` is a
+    Linear-GELU run) and every linear runs oneDNN's kernel."""
+    if fused_layers.ONEDNN_LINEAR is None:
+        pytest.skip('this torch has no oneDNN linear kernel')
+    model = deployed(cls(arch=arch))
+    ffn = next(m for m in model.modules() if hasattr(m, 'ffn')).ffn
+    assert isinstance(ffn.layers[0][0], fused_layers.FusedLinear)
+    assert ffn.layers[0][0].activation == 'gelu'
+    assert isinstance(ffn.layers[0][1], nn.Identity)
+    assert not [m for m in model.modules() if type(m) is nn.Linear]
+    calls = count_calls(fused_layers, 'ONEDNN_LINEAR')
+    with torch.no_grad():
+        model(torch.rand(1, 3, 64, 64))
+    assert calls
 
 
 @pytest.mark.parametrize('size', [(8, 8), (30, 17), (4, 100)])
@@ -331,6 +384,7 @@ def test_recorded_masks():
     model = LTMSwin(arch=SWIN_TINY, record_masks=True).eval()
     with torch.no_grad():
         model(torch.rand(1, 3, 64, 64))
+    assert isinstance(model.last_stats, DynamicStats)
     records = model.last_stats.records
     assert len(records) == 8
     first = records[0]
@@ -343,19 +397,60 @@ def test_recorded_masks():
     assert model.last_stats.records == []  # reset on every forward
 
 
-def test_vit_groups_and_outputs():
-    model = LTMViT(arch=dict(VIT_TINY, num_layers=6), img_size=64)
+def test_vit_ratio_groups_and_block_outputs():
+    """Keep ratios come by groups of blocks; out_indices count blocks (the
+    old group outputs (0, 1, 2, 3) of 6 layers are blocks (1, 2, 4, 5))."""
+    model = LTMViT(
+        arch=dict(VIT_TINY, num_layers=6),
+        img_size=64,
+        keep_ratios=(0.5, 0.5, 0.75, 0.25),
+        out_indices=(1, 2, 4, 5))
     assert model.group_ends == (1, 2, 4, 5)  # round(1.5), round(3), ...
-    assert model.stage_module_names(3) == ['layers.5', 'ln1']
+    assert [layer.keep_ratio for layer in model.layers
+            ] == [0.5, 0.5, 0.5, 0.75, 0.75, 0.25]
+    # The mask is reused only after a block of the same ratio.
+    assert [layer.merge.alpha is not None for layer in model.layers
+            ] == [False, True, True, False, True, False]
+    assert model.stage_module_names(5) == ['layers.5', 'norm5']
+    assert model.stage_module_names(4) == ['layers.4']
     assert [i['module'] for i in model.feature_info
             ] == ['layers.1', 'layers.2', 'layers.4', 'layers.5']
+    assert model.num_stages == 6 and model.out_indices == (1, 2, 4, 5)
+    assert LTMViT(arch=VIT_TINY).out_indices == (3, )  # default: -1
     partial = LTMViT(arch=VIT_TINY, img_size=64, out_indices=(1, ))
-    assert len(partial.layers) == 2 and not hasattr(partial, 'ln1')
+    assert len(partial.layers) == 2 and not hasattr(partial, 'norm3')
     with pytest.raises(ValueError, match='at least 4 layers'):
         LTMViT(arch=dict(VIT_TINY, num_layers=3))
+    with pytest.raises(ValueError, match='one ratio per group of blocks'):
+        LTMViT(arch=VIT_TINY, keep_ratios=(0.5, 0.5))
 
 
-def test_vit_frozen_stages_freeze_groups():
+def test_vit_block_outputs_are_the_old_group_outputs():
+    """12 blocks: out_indices (2, 5, 8, 11) give the maps of the four old
+    groups; a model built up to block 5 returns the same block-5 map, and
+    only block 11's map goes through the final norm."""
+    arch = dict(VIT_TINY, num_layers=12)
+    model = LTMViT(
+        arch=arch, img_size=64, keep_ratios=(0.75, 0.5, 0.75, 0.3),
+        out_indices=(2, 5, 8, 11)).eval()
+    partial = LTMViT(
+        arch=arch, img_size=64, keep_ratios=(0.75, 0.5, 0.75, 0.3),
+        out_indices=5).eval()
+    assert len(partial.layers) == 6 and len(model.layers) == 12
+    partial.load_state_dict(model.state_dict(), strict=False)
+    x = torch.rand(2, 3, 80, 48)
+    with torch.no_grad():
+        outs = model(x)
+        assert [o.shape for o in outs] == [(2, 32, 5, 3)] * 4
+        torch.testing.assert_close(partial(x)[0], outs[1])
+        tokens = model.forward_stem(x)
+        for i in range(12):
+            tokens = model.forward_stage(i, tokens)
+        torch.testing.assert_close(
+            outs[3].flatten(2).transpose(1, 2), model.norm11(tokens.x[:, 1:]))
+
+
+def test_vit_frozen_stages_freeze_blocks():
     model = LTMViT(arch=VIT_TINY, img_size=64, frozen_stages=2).train()
     frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
     assert frozen == {
@@ -367,6 +462,11 @@ def test_vit_frozen_stages_freeze_groups():
     assert not model.layers[1].training and model.layers[2].training
     model = LTMViT(arch=VIT_TINY, img_size=64, frozen_stages=4).train()
     assert not any(p.requires_grad for p in model.parameters())
+    # The final norm belongs to the last block.
+    model = LTMViT(arch=VIT_TINY, img_size=64, frozen_stages=3).train()
+    assert not model.layers[2].ln1.weight.requires_grad
+    assert model.layers[3].ln1.weight.requires_grad
+    assert model.norm3.weight.requires_grad
 
 
 def test_swin_frozen_stages_freeze_output_norms():
@@ -420,9 +520,10 @@ def test_full_size_parameters_and_macs(ours, host, ratio, max_macs):
 @pytest.mark.parametrize('hw', [(8, 8), (7, 9), (5, 2)])
 def test_patch_merging_fast_path_is_mmcvs(hw):
     """Same features, order and padding as mmcv's unfold-based merging,
-    under mmcv's parameter names (the hosts' checkpoints load into it)."""
+    under mmcv's parameter names (the hosts' checkpoints load into it), and
+    after deploy (the reduction as a FusedLinear)."""
     H, W = hw
-    fast = _PatchMerging(6, 12, fused=True)
+    fast = _PatchMerging(6, 12)
     mmcv_merging = PatchMerging(
         6, 12, norm_cfg=dict(type='LN'), bias=False)
     for p in fast.parameters():
@@ -433,3 +534,8 @@ def test_patch_merging_fast_path_is_mmcvs(hw):
     expected, expected_size = mmcv_merging(x, (H, W))
     assert size == expected_size == (-(-H // 2), -(-W // 2))
     torch.testing.assert_close(out, expected)
+    torch.testing.assert_close(fast.forward_reference(x, (H, W))[0], expected)
+    fused_layers.deploy_modules(fast)
+    assert isinstance(fast.reduction, fused_layers.FusedLinear)
+    with torch.no_grad():
+        torch.testing.assert_close(fast(x, (H, W))[0], expected)

@@ -1,9 +1,13 @@
 # Copyright (c) sparse_backbones contributors. All rights reserved.
+import copy
+
 import pytest
 import torch
 import torch.nn.functional as F
 
-from sparse_backbones.layers import Attention, attention, multi_head_attention
+from sparse_backbones.layers import (Attention, attention, attention_reference,
+                                     multi_head_attention)
+from sparse_backbones.layers import deploy_modules
 from sparse_backbones.layers.attention import CPU_EXPLICIT_MAX_KEYS
 
 
@@ -18,8 +22,8 @@ def test_fused_matches_reference(scale, with_bias, monkeypatch, count_calls):
     bias = torch.randn(3, 7, keys) if with_bias else None
     calls = count_calls(F, 'scaled_dot_product_attention')
     torch.testing.assert_close(
-        multi_head_attention(q, k, v, scale, bias, fused=True),
-        multi_head_attention(q, k, v, scale, bias, fused=False),
+        multi_head_attention(q, k, v, scale, bias),
+        attention_reference(q, k, v, scale, bias),
         rtol=1e-5, atol=1e-5)
     assert calls == [1]
 
@@ -31,7 +35,7 @@ def test_explicit_products_are_the_definition(queries, keys):
     bias = torch.randn(3, queries, keys)
     expected = ((q @ k.transpose(-2, -1)) * 0.3 + bias).softmax(-1) @ v
     torch.testing.assert_close(
-        multi_head_attention(q, k, v, 0.3, bias, fused=False), expected)
+        attention_reference(q, k, v, 0.3, bias), expected)
 
 
 @pytest.mark.parametrize('keys, with_bias, logit_limit, explicit', [
@@ -53,16 +57,26 @@ def test_cpu_path_choice(keys, with_bias, logit_limit, explicit, monkeypatch,
     calls = count_calls(F, 'scaled_dot_product_attention')
     torch.testing.assert_close(
         multi_head_attention(q, k, v, bias=bias),
-        multi_head_attention(q, k, v, bias=bias, fused=False),
+        attention_reference(q, k, v, bias=bias),
         rtol=1e-5, atol=1e-5)
     assert calls == ([] if explicit else [1])
 
 
 def test_attention_module_paths_agree():
-    fused = Attention(32, 4)
-    reference = Attention(32, 4, fused=False)
-    reference.load_state_dict(fused.state_dict())
+    reference = Attention(32, 4)
+    switched = copy.deepcopy(reference)
+    deploy_modules(switched)
     x = torch.randn(2, 10, 32)
-    torch.testing.assert_close(fused(x), reference(x), rtol=1e-5, atol=1e-5)
+    with torch.no_grad():
+        torch.testing.assert_close(
+            switched(x), reference(x), rtol=1e-5, atol=1e-5)
+    # the module's own forward is the definition (fewer keys than
+    # CPU_EXPLICIT_MAX_KEYS: the explicit products)
+    B, N, C = x.shape
+    q, k, v = reference.qkv(x).reshape(B, N, 3, 4, 8).permute(2, 0, 3, 1,
+                                                              4).unbind(0)
+    expected = reference.proj(
+        attention_reference(q, k, v).transpose(1, 2).reshape(B, N, C))
+    torch.testing.assert_close(reference(x), expected)
     with pytest.raises(ValueError, match='divisible'):
         Attention(30, 4)

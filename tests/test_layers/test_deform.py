@@ -1,6 +1,6 @@
 # Copyright (c) sparse_backbones contributors. All rights reserved.
-"""Deformable convolution: fast paths (grid_sample on CPU, torchvision),
-PyTorch reference, DTM."""
+"""Deformable convolution: the kernels deform_conv2d dispatches to
+(grid_sample on CPU, torchvision elsewhere), the PyTorch reference, DTM."""
 import math
 
 import pytest
@@ -9,8 +9,9 @@ import torch.nn.functional as F
 
 from sparse_backbones.layers import (DeformableTokenMerging, deform,
                                      deform_conv2d)
-from sparse_backbones.layers.deform import DeformConv2d, deform_conv2d_macs
-from sparse_backbones.utils.complexity import count_macs
+from sparse_backbones.layers.deform import (DeformConv2d, deform_conv2d_macs,
+                                            deform_conv2d_reference)
+from sparse_backbones.layers.complexity import count_macs
 
 
 def brute_force(x, offset, weight, stride):
@@ -49,15 +50,27 @@ def brute_force(x, offset, weight, stride):
     return out
 
 
-@pytest.mark.parametrize('fused', [True, False])
-def test_both_paths_follow_the_dcn_definition(fused):
+def torchvision_deform_conv2d(x, offset, weight, bias=None, stride=1):
+    return deform._tv_deform_conv2d(
+        x, offset, weight, bias, stride=(stride, stride))
+
+
+PATHS = {
+    'dispatch': deform_conv2d,
+    'reference': deform_conv2d_reference,
+    'torchvision': torchvision_deform_conv2d,
+}
+
+
+@pytest.mark.parametrize('path', sorted(PATHS))
+def test_both_paths_follow_the_dcn_definition(path):
     # offsets large enough to leave the map: corners outside read 0
     x = torch.randn(2, 3, 5, 7, dtype=torch.float64)
     weight = torch.randn(4, 3, 2, 2, dtype=torch.float64)
     offset = torch.randn(2, 8, 2, 3, dtype=torch.float64) * 2.5
     expected = brute_force(x, offset, weight, stride=2)
-    torch.testing.assert_close(
-        deform_conv2d(x, offset, weight, stride=2, fused=fused), expected)
+    torch.testing.assert_close(PATHS[path](x, offset, weight, stride=2),
+                               expected)
 
 
 @pytest.mark.parametrize(
@@ -68,10 +81,10 @@ def test_both_paths_follow_the_dcn_definition(fused):
         ((2, 6, 10, 12), 3, 1, 1, 1),
         ((1, 5, 12, 12), 3, 2, 1, 2),
     ])
-def test_fused_matches_reference(shape, kernel, stride, padding, dilation,
-                                 count_calls):
-    """The CPU fast path (grid_sample + one product) and torchvision's op
-    (the fast path on GPU) against the gathers."""
+def test_dispatch_matches_reference(shape, kernel, stride, padding, dilation,
+                                    count_calls):
+    """The CPU kernel (grid_sample + one product) and torchvision's op
+    (the kernel elsewhere) against the gathers."""
     x = torch.randn(shape)
     weight = torch.randn(7, shape[1], kernel, kernel)
     bias = torch.randn(7)
@@ -81,11 +94,17 @@ def test_fused_matches_reference(shape, kernel, stride, padding, dilation,
     args = (x, offset, weight, bias, stride, padding, dilation)
     calls = count_calls(deform, '_deform_conv2d_sampled')
     with torch.no_grad():
-        fused = deform_conv2d(*args, fused=True)
+        out = deform_conv2d(*args)
     assert calls == [1]
-    reference = deform_conv2d(*args, fused=False)
-    assert fused.shape == (shape[0], 7, *out_size)
-    assert (fused - reference).abs().max() < 1e-4
+    reference = deform_conv2d_reference(*args)
+    assert out.shape == (shape[0], 7, *out_size)
+    assert (out - reference).abs().max() < 1e-4
+    with torch.no_grad():
+        sampled = deform._deform_conv2d_sampled(
+            x,
+            *deform._sampling_positions(offset, (kernel, kernel), stride,
+                                        padding, dilation), weight, bias)
+    assert (sampled - reference).abs().max() < 1e-4
     torchvision = deform._tv_deform_conv2d(
         x,
         offset,
@@ -105,21 +124,21 @@ def test_gradients_of_both_paths_agree():
     offset = (torch.rand(2, 8, 4, 3, dtype=torch.float64) * 0.8 + 0.1)
     offset = (offset * torch.randn(2, 8, 4, 3).sign()).requires_grad_()
     grads = []
-    for fused in (True, False):
-        out = deform_conv2d(x, offset, weight, bias, 2, fused=fused)
+    for conv in (deform_conv2d, deform_conv2d_reference):
+        out = conv(x, offset, weight, bias, 2)
         grads.append(
             torch.autograd.grad((out * out).sum(), (x, offset, weight, bias)))
     for a, b in zip(*grads):
         torch.testing.assert_close(a, b)
 
 
-@pytest.mark.parametrize('fused', [True, False])
-def test_zero_offsets_equal_a_strided_conv(fused):
+@pytest.mark.parametrize('path', sorted(PATHS))
+def test_zero_offsets_equal_a_strided_conv(path):
     x = torch.randn(2, 16, 14, 10)
     weight, bias = torch.randn(32, 16, 2, 2), torch.randn(32)
     offset = torch.zeros(2, 8, 7, 5)
     torch.testing.assert_close(
-        deform_conv2d(x, offset, weight, bias, 2, fused=fused),
+        PATHS[path](x, offset, weight, bias, 2),
         F.conv2d(x, weight, bias, stride=2),
         rtol=1e-4,
         atol=1e-4)
@@ -150,18 +169,17 @@ def test_dtm_starts_as_patch_merging_conv():
         torch.testing.assert_close(dtm(x), expected, rtol=1e-4, atol=1e-4)
 
 
-def test_dtm_pads_odd_sides_and_paths_agree():
-    fused = DeformableTokenMerging(6, 12).eval()
-    reference = DeformableTokenMerging(6, 12, fused=False).eval()
+def test_dtm_pads_odd_sides_and_paths_agree(monkeypatch):
+    dtm = DeformableTokenMerging(6, 12).eval()
     with torch.no_grad():
-        fused.dconv.conv_offset.weight.normal_(std=0.5)
-        fused.dconv.conv_offset.bias.normal_()
-    reference.load_state_dict(fused.state_dict())
+        dtm.dconv.conv_offset.weight.normal_(std=0.5)
+        dtm.dconv.conv_offset.bias.normal_()
     x = torch.randn(2, 6, 9, 7)
     with torch.no_grad():
-        out = fused(x)
+        out = dtm(x)
         assert out.shape == (2, 12, 5, 4)
-        assert (out - reference(x)).abs().max() < 1e-4
+        monkeypatch.setattr(deform, 'deform_conv2d', deform_conv2d_reference)
+        assert (out - dtm(x)).abs().max() < 1e-4
 
 
 def test_offsets_get_gradients():

@@ -28,7 +28,11 @@ rectangle when the cut leaves more than 4), with difficulty 2, which the
 dataset ignores. Windows that stick out of a small image are padded with
 ``--pad-value``, the normalisation mean of the configs, so padding is zero
 after normalisation. Grayscale, RGBA and 16-bit images are written as 8-bit
-RGB patches.
+RGB patches, read by :mod:`sparse_backbones.datasets.image_io` as every
+other tool and the datasets read them: 16-bit pixels are scaled by one fixed
+factor, ``value / 257`` (``--bit-depth 12`` for 12-bit sensors: ``value *
+255 / 4095``), never stretched per image, so the patches of one scene keep
+one radiometry and match what ``tools/infer_large.py`` feeds the model.
 
 Label lines that cannot be read are reported with ``file:line`` and skipped;
 an empty label file is an image without objects. The tool never writes into
@@ -52,7 +56,9 @@ from tqdm import tqdm
 from sparse_backbones.datasets.classes import DOTA_V1_CLASSES, DOTA_V15_CLASSES
 from sparse_backbones.datasets.dota_labels import (DOTAObject, dota_patch_name,
                                                    parse_dota_label_file,
-                                                   read_image, window_starts)
+                                                   window_starts)
+from sparse_backbones.datasets.image_io import (add_bit_depth_argument,
+                                                read_image)
 
 CLASSES = {'1.0': DOTA_V1_CLASSES, '1.5': DOTA_V15_CLASSES}
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.tif', '.tiff', '.bmp')
@@ -80,6 +86,8 @@ class SplitSettings:
         pad_value (list[int]): RGB value of the padding.
         classes (list[str]): Valid categories.
         with_labels (bool): Whether label files are read and written.
+        bit_depth (int): Significant bits of 16-bit images (see
+            :mod:`sparse_backbones.datasets.image_io`). Defaults to 16.
     """
     sizes: List[int]
     gaps: List[int]
@@ -88,6 +96,7 @@ class SplitSettings:
     pad_value: List[int]
     classes: List[str]
     with_labels: bool
+    bit_depth: int = 16
 
 
 @dataclass
@@ -190,7 +199,7 @@ def split_image(img_path: str, label_path: Optional[str], out_dir: str,
     stem = osp.splitext(osp.basename(img_path))[0]
     result = ImageResult(stem)
     try:
-        image = read_image(img_path)
+        image = read_image(img_path, bit_depth=settings.bit_depth)
         objects: List[DOTAObject] = []
         if label_path is not None:
             parsed = parse_dota_label_file(label_path, settings.classes)
@@ -453,6 +462,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--images-only',
         action='store_true',
         help='split images without labels (the test split)')
+    add_bit_depth_argument(parser)
     parser.add_argument(
         '--nproc',
         type=int,
@@ -476,7 +486,8 @@ def settings_from_args(args: argparse.Namespace) -> SplitSettings:
         iof_thr=args.iof_thr,
         pad_value=list(args.pad_value),
         classes=list(CLASSES[args.version]),
-        with_labels=not args.images_only)
+        with_labels=not args.images_only,
+        bit_depth=args.bit_depth)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

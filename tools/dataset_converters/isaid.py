@@ -51,8 +51,11 @@ import numpy as np
 from scipy import ndimage
 from tqdm import tqdm
 
-from sparse_backbones.datasets._common import (check_out_dir, decode_image,
+from sparse_backbones.datasets._common import (check_out_dir,
                                                write_image_atomic)
+from sparse_backbones.datasets.image_io import (add_bit_depth_argument,
+                                                decode_color_label,
+                                                decode_image)
 from sparse_backbones.datasets.classes import ISAID_CLASSES, ISAID_PALETTE_RGB
 
 PATCH_SIZE = 800
@@ -122,13 +125,14 @@ _CLASS_OF_CODE = {
 
 def read_mask_codes(path: str) -> np.ndarray:
     """Read an RGB-coded iSAID mask as one int64 code per pixel."""
-    mask = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-    if mask is None:
-        raise ValueError(f'Cannot read the mask {path!r}.')
-    if mask.ndim != 3 or mask.shape[2] not in (3, 4):
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'iSAID mask not found: {path!r}')
+    with open(path, 'rb') as f:
+        mask = decode_color_label(f.read(), path, channel_order='bgr')
+    if mask.ndim != 3:
         raise ValueError(f'{path!r} has shape {mask.shape}; iSAID masks are '
                          'RGB images (colour-coded classes / instance ids).')
-    return rgb_codes(mask[..., :3])
+    return rgb_codes(mask)
 
 
 def instances_in_patch(ids: np.ndarray,
@@ -197,7 +201,8 @@ def convert_split(src: str,
                   split: str,
                   patch_size: int = PATCH_SIZE,
                   overlap: int = OVERLAP,
-                  skip: Sequence[str] = DEVKIT_SKIPPED) -> Dict[str, int]:
+                  skip: Sequence[str] = DEVKIT_SKIPPED,
+                  bit_depth: int = 16) -> Dict[str, int]:
     """Patch one split and write its json; return counts.
 
     Args:
@@ -207,6 +212,8 @@ def convert_split(src: str,
         patch_size (int): Window side. Defaults to 800.
         overlap (int): Window overlap. Defaults to 200.
         skip (Sequence[str]): Image stems to leave out.
+        bit_depth (int): Significant bits of 16-bit images (see
+            :mod:`sparse_backbones.datasets.image_io`). Defaults to 16.
 
     Returns:
         dict[str, int]: ``images``, ``patches``, ``annotations``,
@@ -246,7 +253,7 @@ def convert_split(src: str,
         if stem in skip:
             continue
         with open(osp.join(img_dir, name), 'rb') as f:
-            image = decode_image(f.read(), name)
+            image = decode_image(f.read(), name, bit_depth=bit_depth)
         height, width = image.shape[:2]
         if with_masks:
             colors = read_mask_codes(osp.join(img_dir, stem + COLOR_SUFFIX))
@@ -320,6 +327,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         default=list(DEVKIT_SKIPPED),
         help='image stems to leave out (default: the devkit\'s P1527 '
         'P1530)')
+    add_bit_depth_argument(parser)
     return parser.parse_args(argv)
 
 
@@ -332,7 +340,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     check_out_dir(args.src, args.out_dir)
     for split in args.splits:
         counts = convert_split(args.src, args.out_dir, split, args.patch_size,
-                               args.overlap, args.skip)
+                               args.overlap, args.skip, args.bit_depth)
         print(f'{split}: {counts}')
     print('read by configs/_base_/datasets/isaid.py '
           f'(data_root={args.out_dir!r})')

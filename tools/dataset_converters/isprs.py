@@ -40,8 +40,10 @@ from typing import Dict, List, NamedTuple, Optional, Pattern, Tuple
 import numpy as np
 from tqdm import tqdm
 
-from sparse_backbones.datasets._common import (check_out_dir, decode_image,
+from sparse_backbones.datasets._common import (check_out_dir,
                                                write_image_atomic)
+from sparse_backbones.datasets.image_io import (add_bit_depth_argument,
+                                                decode_image)
 from sparse_backbones.datasets.isprs import (POTSDAM_TILES, VAIHINGEN_AREAS,
                                              clip_windows, decode_isprs_label)
 
@@ -125,7 +127,8 @@ def convert(dataset: str,
             src: str,
             out_dir: Optional[str] = None,
             clip_size: int = 512,
-            stride: int = 512) -> Dict[str, int]:
+            stride: int = 512,
+            bit_depth: int = 16) -> Dict[str, int]:
     """Convert one ISPRS dataset; return the number of patches per split.
 
     Args:
@@ -136,6 +139,8 @@ def convert(dataset: str,
         clip_size (int): Patch side. Defaults to 512.
         stride (int): Step between patch origins. Defaults to 512 (what
             mmseg's converter effectively does).
+        bit_depth (int): Significant bits of 16-bit images (see
+            :mod:`sparse_backbones.datasets.image_io`). Defaults to 16.
 
     Returns:
         dict[str, int]: Patches written per split.
@@ -172,7 +177,8 @@ def convert(dataset: str,
             os.makedirs(osp.join(out_dir, 'ann_dir', split), exist_ok=True)
         for tile in tqdm(tiles, desc=dataset, unit='tile'):
             image_name, label_name = image_members[tile], label_members[tile]
-            image = decode_image(images.read(image_name), image_name)
+            image = decode_image(
+                images.read(image_name), image_name, bit_depth=bit_depth)
             label = decode_isprs_label(labels.read(label_name), label_name)
             if image.shape[:2] != label.shape:
                 raise ValueError(
@@ -207,13 +213,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         default=512,
         help='step between patches (default 512 = the patches of mmseg\'s '
         'converter; 256 gives really overlapping patches)')
+    add_bit_depth_argument(parser)
     return parser.parse_args(argv)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     counts = convert(args.dataset, args.src, args.out_dir, args.clip_size,
-                     args.stride)
+                     args.stride, args.bit_depth)
     out_dir = args.out_dir or LAYOUTS[args.dataset].default_out
     print(f'wrote {counts} patches to {out_dir}/{{img_dir,ann_dir}}')
     print(f'read by configs/_base_/datasets/{args.dataset}.py (6 classes, '

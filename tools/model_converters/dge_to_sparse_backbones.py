@@ -3,8 +3,8 @@
 sparse_backbones' layout.
 
 The result holds ``backbone.*`` and ``head.fc.*`` keys, so it serves as
-``load_from`` of ``configs/cls/dge_{deit,pvt}_aid.py`` (with a matching class
-count) and as ``init_cfg=dict(type='Pretrained', checkpoint=DST,
+``load_from`` of ``configs/cls/dge-{deit,pvt}-tiny_8xb64_aid-256px.py``
+(with a matching class count) and as ``init_cfg=dict(type='Pretrained', checkpoint=DST,
 prefix='backbone.')`` of the detection and segmentation configs. Position
 embeddings are resized to ``--img-size`` (the configs' ``img_size``, 256);
 vanilla checkpoints get freshly initialised routers (finest split with

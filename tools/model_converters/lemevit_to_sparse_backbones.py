@@ -2,8 +2,8 @@
 """Convert an official LeMeViT checkpoint to sparse_backbones' layout.
 
 The result holds ``backbone.*`` and ``head.fc.*`` keys, so it serves as
-``load_from`` of ``configs/cls/lemevit_aid.py`` (with a matching class count)
-and as ``init_cfg=dict(type='Pretrained', checkpoint=DST,
+``load_from`` of ``configs/cls/lemevit-tiny_8xb64_aid.py`` (with a matching
+class count) and as ``init_cfg=dict(type='Pretrained', checkpoint=DST,
 prefix='backbone.')`` of the detection and segmentation configs.
 
     python tools/model_converters/lemevit_to_sparse_backbones.py SRC DST

@@ -5,8 +5,8 @@ Takes the ImageNet checkpoints (``lit_ti.pth``, ``lit_s/m/b.pth``: weights
 under ``model``) and the v2.0 mmdet/mmseg ones (``state_dict``,
 ``backbone.`` prefix). The result holds ``backbone.*`` (and, for ImageNet
 checkpoints, ``head.fc.*``) keys, so it serves as ``load_from`` of
-``configs/cls/lit_aid.py`` (with a matching class count and arch) and as
-``init_cfg=dict(type='Pretrained', checkpoint=DST, prefix='backbone.')`` of
+``configs/cls/lit-s_8xb64_aid.py`` (with a matching class count and arch) and
+as ``init_cfg=dict(type='Pretrained', checkpoint=DST, prefix='backbone.')`` of
 the detection and segmentation configs.
 
     python tools/model_converters/lit_to_sparse_backbones.py SRC DST

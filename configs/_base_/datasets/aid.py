@@ -47,7 +47,10 @@ train_dataloader = dict(
     num_workers=4,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
+    # mmpretrain's transforms, unscoped: the dataset and its pipeline build
+    # in mmpretrain's scope (configs/README.md, `sparse_backbones::`).
     dataset=dict(
+        _scope_='mmpretrain',
         type=dataset_type,
         data_root=data_root,
         ann_file=train_split,
@@ -59,12 +62,13 @@ val_dataloader = dict(
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
+        _scope_='mmpretrain',
         type=dataset_type,
         data_root=data_root,
         ann_file=test_split,
         data_prefix=data_prefix,
         pipeline=test_pipeline))
-val_evaluator = dict(type='Accuracy', topk=(1, 5))
+val_evaluator = dict(_scope_='mmpretrain', type='Accuracy', topk=(1, 5))
 # AID has no separate test set: the held-out part of the split is it.
 test_dataloader = val_dataloader
 test_evaluator = val_evaluator

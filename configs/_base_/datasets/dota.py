@@ -48,7 +48,10 @@ train_dataloader = dict(
     num_workers=2,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
+    # mmdet's transforms, unscoped: the dataset and its pipeline build in
+    # mmdet's scope (configs/README.md, `sparse_backbones::`).
     dataset=dict(
+        _scope_='mmdet',
         type=dataset_type,
         data_root=data_root,
         ann_file='trainval/labelTxt/',
@@ -63,6 +66,7 @@ val_dataloader = dict(
     drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
+        _scope_='mmdet',
         type=dataset_type,
         data_root=data_root,
         ann_file='val/labelTxt/',
@@ -76,6 +80,7 @@ test_dataloader = val_dataloader
 # difficult objects are ignored through the dataset's ignore_flag. Needs
 # only the patches; dota_official.py scores merged full images instead.
 val_evaluator = dict(
+    _scope_='mmdet',
     type='VOCMetric', metric='mAP', eval_mode='11points', iou_thrs=0.5)
 test_evaluator = val_evaluator
 
@@ -97,6 +102,7 @@ submission_dataloader = dict(
     drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
+        _scope_='mmdet',
         type=dataset_type,
         data_root=data_root,
         ann_file='',

@@ -5,6 +5,10 @@
 custom_imports = dict(imports=['sparse_backbones'], allow_failed_imports=False)
 
 model = dict(
+    # mmpretrain types, unscoped: the whole model builds in mmpretrain's
+    # scope, also where this file is inherited as
+    # `sparse_backbones::` (configs/README.md).
+    _scope_='mmpretrain',
     type='ImageClassifier',
     neck=None,
     head=dict(

@@ -3,6 +3,7 @@
 # the 6 ISPRS classes. Task configs set the backbone and the heads'
 # in_channels (the backbone widths).
 _base_ = 'mmseg::_base_/models/upernet_swin.py'
+custom_imports = dict(imports=['sparse_backbones'], allow_failed_imports=False)
 
 model = dict(
     # SegDataPreProcessor pads every image to the crop size.
