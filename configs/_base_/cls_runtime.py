@@ -2,5 +2,4 @@
 # checkpoint every 10 epochs, the last 3 kept.
 _base_ = 'mmpretrain::_base_/default_runtime.py'
 
-default_hooks = dict(
-    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3))
+default_hooks = dict(checkpoint=dict(interval=10, max_keep_ckpts=3))

@@ -34,6 +34,7 @@ model = dict(
         type='sparse_backbones.LTMIBClsHead',
         num_classes=30,
         in_channels=768,
-        ib_loss=dict(type='sparse_backbones.LTMIBLoss', loss_weight=0.1)))
+        # loss_weight=0.1, LTMIBLoss's default
+        ib_loss=dict(type='sparse_backbones.LTMIBLoss')))
 
 custom_hooks = [dict(type='sparse_backbones.LTMIBHook', start_ratio=0.3)]

@@ -20,10 +20,9 @@ model = dict(
         drop_path_rate=0.2,
         # Global attention is memory heavy: checkpoint the blocks, as the
         # official LIT-S configs do.
-        with_cp=True),
-    decode_head=dict(in_channels=[96, 192, 384, 768]),
-    # Stage 3 (stride 16, 384 channels).
-    auxiliary_head=dict(in_channels=384))
+        with_cp=True))
+# The heads' in_channels are the base's (Swin-T widths, [96, 192, 384, 768];
+# the auxiliary head on stage 3, 384 channels), which are LIT-S's.
 
 optim_wrapper = dict(
     paramwise_cfg=dict(

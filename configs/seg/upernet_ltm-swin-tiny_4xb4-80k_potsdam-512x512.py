@@ -20,7 +20,6 @@ model = dict(
         type='sparse_backbones.LTMSwin',
         arch='tiny',
         keep_ratios=0.7,
-        drop_path_rate=0.2),
-    decode_head=dict(in_channels=[96, 192, 384, 768]),
-    # Stage 3 (stride 16, 384 channels).
-    auxiliary_head=dict(in_channels=384))
+        drop_path_rate=0.2))
+# The heads' in_channels are the base's (Swin-T widths, [96, 192, 384, 768];
+# the auxiliary head on stage 3, 384 channels).

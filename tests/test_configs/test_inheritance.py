@@ -248,7 +248,17 @@ NAME_PATTERNS = dict(
                    r'_(?P<gpus>\d+)xb(?P<batch>\d+)-(?P<iters>\d+)k'
                    r'_(?P<dataset>[a-z0-9]+(?:-[a-z0-9]+)*)'
                    r'-(?P<crop>\d+x\d+)\.py$'))
-ALGOS = dict(MaskRCNN='mask-rcnn', UperNet='upernet')
+# The seg {algo} field as mmseg spells it, by decode head type: mmseg names
+# its UPerHead configs upernet_* (upernet_r50_4xb4-80k_ade20k-512x512.py).
+SEG_ALGOS = dict(UPerHead='upernet')
+
+
+def seg_algo(head_type: str) -> str:
+    """The file-name algorithm of a segmentor with this decode head."""
+    name = head_type.split('.')[-1]
+    assert name in SEG_ALGOS, f'no file-name algorithm for {head_type!r}: ' \
+        'add the one mmseg names its configs with to SEG_ALGOS'
+    return SEG_ALGOS[name]
 
 
 def test_every_task_config_is_named_and_the_entry_point_kept():
@@ -289,8 +299,7 @@ def test_config_name_says_what_the_config_sets(path):
         assert int(fields['schedule']) * 12 == cfg.train_cfg.max_epochs
         assert cfg.train_dataloader.batch_size == 2
     else:
-        assert fields['algo'] == cfg.model.decode_head.type.replace(
-            'Head', '').lower()
+        assert fields['algo'] == seg_algo(cfg.model.decode_head.type)
         assert int(fields['batch']) == cfg.train_dataloader.batch_size
         assert int(fields['iters']) * 1000 == cfg.train_cfg.max_iters
         assert fields['crop'] == 'x'.join(map(str, cfg.crop_size))

@@ -196,17 +196,20 @@ def test_user_config_inherits_ours_from_a_wheel(tmp_path):
                             tmp_path / 'site')
     _copy_tree(source)
     pip = [sys.executable, '-m', 'pip', '--disable-pip-version-check']
-    for command in ([
-            'wheel', '--no-deps', '--no-build-isolation', '-w',
-            str(wheels),
-            str(source)
-    ], ['install', '--no-deps', '--target',
-        str(site)] + [str(w) for w in wheels.glob('*.whl')]):
-        proc = subprocess.run(pip + command,
+
+    def run_pip(*command):
+        proc = subprocess.run(pip + list(command),
                               capture_output=True,
                               text=True,
                               timeout=TIMEOUT)
         assert proc.returncode == 0, proc.stderr[-3000:]
+
+    run_pip('wheel', '--no-deps', '--no-build-isolation', '-w', str(wheels),
+            str(source))
+    # Listed once the wheel exists (not when the commands are written).
+    built = [str(w) for w in wheels.glob('*.whl')]
+    assert len(built) == 1, built
+    run_pip('install', '--no-deps', '--target', str(site), *built)
     package_dir = site / 'sparse_backbones'
     assert (package_dir / '.mim' / 'model-index.yml').is_file()
     assert not (package_dir / '.mim' / 'configs').is_symlink()

@@ -11,8 +11,7 @@ _base_ = './dota.py'
 val_evaluator = dict(
     _delete_=True,
     type='sparse_backbones.DOTAMetric',
-    ann_dir='data/DOTA/val/labelTxt/',
-    tasks=('task1', 'task2'),
-    iou_thr=0.5,
-    merge_iou_thr=0.3)
+    # DOTAMetric's defaults otherwise: tasks=('task1', 'task2'),
+    # iou_thr=0.5, merge_iou_thr=0.3.
+    ann_dir='data/DOTA/val/labelTxt/')
 test_evaluator = val_evaluator

@@ -7,16 +7,12 @@
 # mmdet's iSAID dataset config with sparse_backbones.ISAIDDataset: the 15
 # real categories with the devkit's names ('storage_tank'; mmdet lists a
 # dummy 'background' and spells 'store_tank'), so heads use num_classes=15.
-# Metrics: COCO bbox and segm AP.
+# Metrics: COCO bbox and segm AP. data_root ('data/iSAID/'), the annotation
+# files and the evaluator are mmdet's.
 _base_ = 'mmdet::_base_/datasets/isaid_instance.py'
 
 dataset_type = 'sparse_backbones.ISAIDDataset'
-data_root = 'data/iSAID/'
 num_classes = 15
-train_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root))
-val_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root))
+train_dataloader = dict(dataset=dict(type=dataset_type))
+val_dataloader = dict(dataset=dict(type=dataset_type))
 test_dataloader = val_dataloader
-
-val_evaluator = dict(ann_file=data_root +
-                     'val/instancesonly_filtered_val.json')
-test_evaluator = val_evaluator

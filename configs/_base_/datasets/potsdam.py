@@ -16,5 +16,5 @@ train_dataloader = dict(dataset=dict(type=dataset_type))
 val_dataloader = dict(dataset=dict(type=dataset_type))
 test_dataloader = val_dataloader
 
-val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU', 'mFscore'])
+val_evaluator = dict(iou_metrics=['mIoU', 'mFscore'])  # mmseg's IoUMetric
 test_evaluator = val_evaluator
