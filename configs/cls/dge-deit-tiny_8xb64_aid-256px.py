@@ -3,7 +3,7 @@
 # 0.5 (budget loss lambda (flops_ratio - 0.5)^2, lambda 1), 8 GPUs x 64.
 _base_ = [
     '../_base_/models/classifier.py',
-    '../_base_/datasets/aid.py',
+    '../_base_/datasets/aid_256px.py',
     '../_base_/schedules/cls_adamw_cosine_100e.py',
     '../_base_/cls_runtime.py',
 ]
@@ -26,33 +26,6 @@ model = dict(
     head=dict(num_classes=30, in_channels=192),
     # BudgetLoss at its defaults: budget 0.5, weight 1.
     aux_losses=dict(loss_budget=dict(type='BudgetLoss')))
-
-# The reference's 256 px protocol: random resized crops of 256; test resize
-# to 292 (256 / 0.875) and centre crop 256.
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(
-        type='RandomResizedCrop',
-        scale=256,
-        backend='pillow',
-        interpolation='bicubic'),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='PackInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(
-        type='ResizeEdge',
-        scale=292,
-        edge='short',
-        backend='pillow',
-        interpolation='bicubic'),
-    dict(type='CenterCrop', crop_size=256),
-    dict(type='PackInputs'),
-]
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
-test_dataloader = val_dataloader
 
 # Routers learn at 10x the base LR (weight decay on, as the reference):
 # they start at the finest split and the budget loss must move them to the
