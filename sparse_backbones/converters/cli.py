@@ -11,7 +11,8 @@ from typing import Callable, Dict, List, Optional
 import torch
 
 from ..utils import unwrap_state_dict
-from ..utils.safe_load import safe_checkpoint_loading
+from ..utils.safe_load import (safe_checkpoint_loading,
+                               unsafe_globals_in_file)
 
 
 def parse_converter_args(description: str,
@@ -56,15 +57,23 @@ def load_upstream_checkpoint(path: str) -> Dict[str, torch.Tensor]:
             checkpoint = torch.load(
                 path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as error:
-        unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+        unsafe = unsafe_globals_in_file(path)
+        if not unsafe:
+            sys.exit(f'error: {path} is not a checkpoint torch can read '
+                     f'({str(error).splitlines()[-1]}); expected a file '
+                     f'written by torch.save.')
+        # Never suggest an unrestricted load: that is what runs the code.
         sys.exit(
             f'error: {path} holds Python objects besides the weights '
-            f'({", ".join(unsafe) or error}), and unpickling them can run '
-            f'code. If you trust the file, keep only its weights first (in '
-            f'an environment with those packages, e.g. yacs), then convert '
-            f'the result:\n  python -c "import torch; torch.save('
-            f'{{\'model\': torch.load(\'{path}\', weights_only=False)'
-            f'[\'model\']}}, \'weights.pth\')"')
+            f'({", ".join(unsafe)}). Unpickling them runs whatever code '
+            f'they name, so the file was not loaded, and it must not be '
+            f'loaded unrestricted unless you trust where it came from. If '
+            f'you do, keep only its weights first, in an environment with '
+            f'those packages (e.g. yacs), and convert the result; otherwise '
+            f'ask its authors for a weights-only checkpoint.')
+    except EOFError:
+        sys.exit(f'error: {path} is empty ({osp.getsize(path)} bytes); '
+                 f'expected a checkpoint written by torch.save.')
     return unwrap_state_dict(checkpoint)
 
 

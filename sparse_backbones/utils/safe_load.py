@@ -38,7 +38,9 @@ installed by what loads checkpoints:
   ``sparse_backbones.enable_safe_checkpoint_loading()`` once.
 """
 import contextlib
+import io
 import pickle
+import pickletools
 import types
 from typing import Any, Callable, Iterator, List, Sequence, Tuple, Union
 
@@ -48,7 +50,8 @@ from mmengine.logging import HistoryBuffer
 
 __all__ = [
     'enable_safe_checkpoint_loading', 'safe_checkpoint_loading',
-    'allow_mmengine_checkpoint_types', 'mmengine_checkpoint_globals'
+    'allow_mmengine_checkpoint_types', 'mmengine_checkpoint_globals',
+    'unsafe_globals_in_file'
 ]
 
 _SafeGlobal = Union[Callable, Tuple[Callable, str]]
@@ -186,3 +189,40 @@ def safe_checkpoint_loading(
             ]
             torch.serialization.clear_safe_globals()
             torch.serialization.add_safe_globals(remaining)
+
+
+# Globals of plain tensor checkpoints in torch's legacy (non-zip) format.
+_LEGACY_TENSOR_GLOBALS = ('torch.', 'collections.OrderedDict')
+
+
+def unsafe_globals_in_file(path: str) -> List[str]:
+    """The Python globals (``module.name``) that a checkpoint file would
+    construct when unpickled, beyond torch's own, read without unpickling.
+
+    Zip checkpoints (``torch.save``'s format) are read by torch's scanner.
+    Legacy ``torch.save`` files and raw pickles, which torch's scanner
+    refuses, are read opcode by opcode with :mod:`pickletools`.
+    """
+    try:
+        return sorted(
+            torch.serialization.get_unsafe_globals_in_checkpoint(path))
+    except ValueError:  # not a zip checkpoint
+        pass
+    with open(path, 'rb') as f:
+        stream = io.BytesIO(f.read())
+    found = set()
+    end = len(stream.getbuffer())
+    while stream.tell() < end:  # a legacy file is several pickles in a row
+        strings: List[str] = []
+        try:
+            for opcode, arg, _ in pickletools.genops(stream):
+                if opcode.name == 'GLOBAL':
+                    found.add(arg.replace(' ', '.'))
+                elif opcode.name == 'STACK_GLOBAL' and len(strings) >= 2:
+                    found.add('.'.join(strings[-2:]))
+                elif isinstance(arg, str) and 'UNICODE' in opcode.name:
+                    strings.append(arg)
+        except (ValueError, EOFError):  # storage bytes after the pickles
+            break
+    return sorted(
+        name for name in found if not name.startswith(_LEGACY_TENSOR_GLOBALS))

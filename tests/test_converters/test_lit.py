@@ -2,7 +2,9 @@
 """Official LIT checkpoints -> LIT: names and shapes of specs/lit.md 5.6."""
 import argparse
 import importlib.util
+import os
 import os.path as osp
+import pickle
 import sys
 import types
 
@@ -379,6 +381,49 @@ def test_cli_refuses_foreign_python_objects(tmp_path, repo_root, monkeypatch):
     torch.save({'model': {}, 'config': CfgNode(BASE_LR=5e-4)}, src)
     with pytest.raises(
             SystemExit, match=r'yacs\.config\.CfgNode.*keep only its weights'):
+        _run_cli(repo_root, src, tmp_path / 'out.pth')
+
+
+class _RunsCode:
+    """Unpickling it calls os.system: the payload a checkpoint must not
+    get to run."""
+
+    def __reduce__(self):
+        return (os.system, ('echo unpickled',))
+
+
+@pytest.mark.parametrize('writer', ['zip', 'legacy', 'raw pickle'])
+def test_cli_names_the_code_a_file_would_run(tmp_path, repo_root, writer):
+    """A file whose unpickling runs code is refused in every format torch
+    reads; the message names the global and never offers an unrestricted
+    load."""
+    src = tmp_path / 'payload.pth'
+    payload = {'model': {}, 'payload': _RunsCode()}
+    if writer == 'raw pickle':
+        with open(src, 'wb') as f:
+            pickle.dump(payload, f)
+    else:
+        torch.save(
+            payload, src, _use_new_zipfile_serialization=writer == 'zip')
+    with pytest.raises(SystemExit) as error:
+        _run_cli(repo_root, src, tmp_path / 'out.pth')
+    message = str(error.value)
+    assert f'{os.system.__module__}.system' in message
+    assert 'runs whatever code' in message
+    assert 'weights_only=False' not in message
+    assert 'torch.load(' not in message
+    assert not (tmp_path / 'out.pth').exists()
+
+
+@pytest.mark.parametrize('content, words', [
+    ('not a checkpoint', 'is not a checkpoint torch can read'),
+    ('', r'is empty \(0 bytes\)'),
+])
+def test_cli_says_what_a_non_checkpoint_file_is(tmp_path, repo_root,
+                                               content, words):
+    src = tmp_path / 'notes.pth'
+    src.write_text(content)
+    with pytest.raises(SystemExit, match=words):
         _run_cli(repo_root, src, tmp_path / 'out.pth')
 
 
