@@ -25,14 +25,17 @@ Subpackages import only from lower levels (or from within themselves);
 7     ``sparse_backbones`` itself (this file)
 ====  ==========================================================
 """
+import torch
+
 # Imported for registration.
 from . import (backbones, datasets, engine, evaluation, losses,  # noqa: F401
                models)
 from .backbones import deploy
 from .utils.mim import register_config_package
 from .utils.safe_load import enable_safe_checkpoint_loading
-from .version import __version__
+from .version import __version__, check_torch_version
 
+check_torch_version(torch.__version__)
 register_config_package()  # `sparse_backbones::` configs (configs/README.md)
 
 __all__ = ['__version__', 'deploy', 'enable_safe_checkpoint_loading']

@@ -1,1 +1,26 @@
 __version__ = '0.1.0'
+
+# torch.load defaults to weights_only=True from 2.6 on, and mmengine 0.10
+# calls it without the argument: on older torch every mmengine load path
+# (load_from, resume, tools/test.py) would unpickle arbitrary code.
+MIN_TORCH = (2, 6)
+
+
+def check_torch_version(version: str) -> None:
+    """Refuse a torch older than :data:`MIN_TORCH`, saying why.
+
+    Args:
+        version (str): ``torch.__version__``, e.g. ``'2.14.1+cu130'``.
+
+    Raises:
+        ImportError: The version is older.
+    """
+    release = tuple(int(part) for part in version.split('+')[0].split('.')
+                    [:2] if part.isdigit())
+    if release < MIN_TORCH:
+        minimum = '.'.join(map(str, MIN_TORCH))
+        raise ImportError(
+            f'sparse_backbones needs torch >= {minimum}, found {version}: '
+            f'older torch loads checkpoints with weights_only=False by '
+            f'default, so any checkpoint could run code on load. Upgrade '
+            f'torch (and build mmcv against it).')
