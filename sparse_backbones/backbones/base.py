@@ -41,6 +41,7 @@ forward loop, the output norms and the early exit live here.
 """
 import copy
 import re
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -146,11 +147,21 @@ class BaseSparseBackbone(BaseModule):
         if out_type not in self.out_types:
             raise ValueError(f'out_type must be one of {self.out_types}, '
                              f'got {out_type!r}')
-        if out_type != 'featmap':  # pooled outputs come from the last stage
-            out_indices = -1
         self.out_type = out_type
         self.arch_settings = self.resolve_arch(arch)
         self.out_indices = self._normalize_out_indices(out_indices)
+        last = (self.num_stages - 1, )
+        # Every stage is the pyramids' default (as mmdet's backbones): only
+        # a choice of other stages is a mistake worth a word.
+        every = tuple(range(self.num_stages))
+        if out_type != 'featmap' and self.out_indices not in (last, every):
+            warnings.warn(
+                f'{type(self).__name__}: out_indices={out_indices!r} is '
+                f'ignored with out_type={out_type!r}, which pools the last '
+                f"stage; drop out_indices, or use out_type='featmap' for "
+                f'the maps of other stages')
+        if out_type != 'featmap':
+            self.out_indices = last
         if not -1 <= frozen_stages <= self.num_stages:
             raise ValueError(f'frozen_stages must be in [-1, '
                              f'{self.num_stages}], got {frozen_stages}')

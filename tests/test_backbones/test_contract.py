@@ -2,6 +2,7 @@
 """The backbone contract (STYLE.md section 10), for every backbone."""
 import copy
 import math
+import warnings
 
 import pytest
 import torch
@@ -53,6 +54,21 @@ def test_output_shapes(case, out_indices, size):
     assert [i['num_chs'] for i in info] == list(model.out_channels)
     assert [i['reduction'] for i in info] == \
         [case.strides[i] for i in out_indices]
+
+
+@pytest.mark.parametrize('case', CASES, ids=IDS)
+def test_pooled_output_says_other_out_indices_are_ignored(case):
+    """A pooled output comes from the last stage: out_indices naming
+    another stage is replaced with a warning, not silently."""
+    if not case.cls_cfg:
+        pytest.skip(f'{case.name} has no classification mode')
+    with pytest.warns(UserWarning, match=r'out_indices=0 is ignored'):
+        model = build(case, **case.cls_cfg, out_indices=0)
+    assert model.out_indices == (model.num_stages - 1, )
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        last = build(case, **case.cls_cfg, out_indices=-1)
+    assert last.out_indices == (last.num_stages - 1, )
 
 
 @pytest.mark.parametrize('case', CASES, ids=IDS)
