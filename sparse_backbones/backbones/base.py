@@ -17,7 +17,8 @@ share. The contract (also in the README, "The backbone contract"):
   (:attr:`last_stage`, the one early-exit rule).
 - ``out_type``: ``'featmap'`` (the maps above) or a pooled classification
   output (``'avg_featmap'``, ``'cls_token'``) of the last stage, returned
-  as a 1-tuple of (B, C).
+  as a 1-tuple of (B, C); ``out_indices`` naming other stages is then
+  ignored, with a warning.
 - **Output norms** are named ``norm{i}``: the norm applied to the output
   of stage ``i`` (for plain ViTs, the final norm is ``norm{depth - 1}``).
   A stage without one returns its tokens as they are.
