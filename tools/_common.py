@@ -87,6 +87,7 @@ def load_config(args: argparse.Namespace) -> Config:
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     sync_in_channels(cfg)
+    check_param_schedulers(cfg)
 
     # work_dir: command line, then config, then ./work_dirs/<config stem>.
     if args.work_dir is not None:
@@ -96,6 +97,39 @@ def load_config(args: argparse.Namespace) -> Config:
                                 osp.splitext(osp.basename(args.config))[0])
     setup_distributed_without_cuda(cfg)
     return cfg
+
+
+def check_param_schedulers(cfg: Config) -> None:
+    """Refuse a schedule whose steps cannot run, naming the setting.
+
+    mmengine only says "end should be larger than begin" from inside the
+    scheduler; the usual cause is a ``train_cfg.max_epochs`` (or
+    ``max_iters``) shortened to the warm-up's length or less.
+
+    Raises:
+        ValueError: A scheduler would end where it begins or earlier.
+    """
+    train_cfg = cfg.get('train_cfg', None) or {}
+    schedulers = cfg.get('param_scheduler', None) or []
+    if isinstance(schedulers, dict):
+        schedulers = [schedulers]
+    for index, scheduler in enumerate(schedulers):
+        by_epoch = scheduler.get('by_epoch', True)
+        length_key = 'max_epochs' if by_epoch else 'max_iters'
+        unit = 'epoch' if by_epoch else 'iteration'
+        length = train_cfg.get(length_key, None)
+        begin = scheduler.get('begin', 0)
+        end = scheduler.get('end', length)
+        if end is None or end > begin:
+            continue
+        raise ValueError(
+            f'param_scheduler[{index}] ({scheduler.get("type")}) would run '
+            f'from {unit} {begin} to {end}, which is no step at all: '
+            f'train_cfg.{length_key}={length} leaves nothing after the '
+            f'schedulers before it (e.g. a warm-up ending at {unit} '
+            f'{begin}). Raise train_cfg.{length_key}, or shorten the '
+            f'warm-up: --cfg-options param_scheduler.{max(index - 1, 0)}.end=N'
+            f' param_scheduler.{index}.begin=N with N < {length}.')
 
 
 def setup_distributed_without_cuda(cfg: Config) -> None:

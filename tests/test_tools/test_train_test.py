@@ -447,6 +447,20 @@ def test_non_pytorch_launcher_without_gpu_is_a_clear_error():
         common.setup_distributed_without_cuda(cfg)
 
 
+def test_schedule_shorter_than_its_warm_up_is_a_clear_error():
+    common = _load_tool('_common')
+    cfg = Config.fromfile(str(CONFIGS['cls']))
+    common.check_param_schedulers(cfg)  # the recipe: 5 warm-up epochs of 100
+    cfg.train_cfg.max_epochs = 5
+    with pytest.raises(ValueError) as error:
+        common.check_param_schedulers(cfg)
+    message = str(error.value)
+    assert 'param_scheduler[1] (CosineAnnealingLR)' in message
+    assert 'from epoch 5 to 5' in message
+    assert 'train_cfg.max_epochs' in message
+    assert 'param_scheduler.0.end=N param_scheduler.1.begin=N' in message
+
+
 def test_tta_wraps_model_and_pipeline():
     test_tool = _load_tool('test')
     cfg = Config.fromfile(str(CONFIGS['cls']))
