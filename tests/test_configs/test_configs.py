@@ -364,3 +364,20 @@ def test_classifier_parameter_count(arch, params):
     sync_in_channels(cfg)
     model = build_model(cfg)
     assert sum(p.numel() for p in model.parameters()) == params
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
+def test_child_config_sets_pretrained_weights_as_the_comments_say(
+        path, tmp_path):
+    """The configs' comments tell users to add the backbone's init_cfg in
+    a child config; that merges (no inherited init_cfg=None stands in the
+    way, which mmengine would refuse to merge a dict into)."""
+    init_cfg = dict(
+        type='Pretrained', checkpoint='converted.pth', prefix='backbone.')
+    path = osp.join(REPO_ROOT, path)
+    child = tmp_path / 'child.py'
+    child.write_text(f'_base_ = [{path!r}]\n'
+                     f'model = dict(backbone=dict(init_cfg={init_cfg!r}))\n')
+    cfg = Config.fromfile(str(child))
+    assert cfg.model.backbone.init_cfg == init_cfg
+    assert cfg.model.backbone.type == Config.fromfile(path).model.backbone.type
