@@ -10,9 +10,9 @@ install:
 	VENV=$(VENV) bash tools/install_env.sh
 
 # Trains LeMeViT-T Mask R-CNN on the built-in synthetic DOTA patches,
-# evaluates and prints the metrics.
+# evaluates and prints the metrics (a rerun replaces the last demo run).
 demo: install
-	$(PYTHON) tools/train.py configs/det/lemevit_maskrcnn.py --demo
+	$(PYTHON) tools/train.py configs/det/lemevit_maskrcnn.py --demo --overwrite
 
 test: install
 	$(PYTHON) -m pytest -m "not slow" $(PYTEST_ARGS)

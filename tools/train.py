@@ -11,6 +11,8 @@ command lines work for the three tasks::
 At the end the metrics of the last validation are printed as JSON.
 """
 import argparse
+import glob
+import os.path as osp
 from typing import Any, Dict, List, Optional
 
 from mmengine.config import Config
@@ -54,8 +56,36 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         action='store_true',
         help='scale the learning rate by the actual total batch size over '
         'auto_scale_lr.base_batch_size of the config')
+    parser.add_argument(
+        '--overwrite',
+        action='store_true',
+        help='train from the start in a work directory that already holds '
+        'checkpoints, overwriting them (without it, that is refused)')
     add_common_args(parser)
     return parser.parse_args(argv)
+
+
+def check_work_dir(work_dir: str, resume: Optional[str],
+                   overwrite: bool) -> None:
+    """Refuse to train from the start over the checkpoints of another run.
+
+    mmengine would save ``epoch_1.pth`` ... over them and leave the later
+    ones of the old run beside the new ones.
+
+    Raises:
+        RuntimeError: ``work_dir`` holds checkpoints, and neither
+            ``--resume`` nor ``--overwrite`` was given.
+    """
+    if resume is not None or overwrite or not osp.isdir(work_dir):
+        return
+    found = sorted(glob.glob(osp.join(work_dir, '*.pth')))
+    if found:
+        names = ', '.join(osp.basename(f) for f in found[:5])
+        raise RuntimeError(
+            f'{work_dir} already holds checkpoints ({names}'
+            f'{", ..." if len(found) > 5 else ""}) of an earlier run, which '
+            f'training from the start would overwrite. Continue that run '
+            f'with --resume, pick another --work-dir, or pass --overwrite.')
 
 
 def merge_train_args(cfg: Config, args: argparse.Namespace) -> None:
@@ -106,6 +136,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     args = parse_args(argv)
     cfg = load_config(args)
     merge_train_args(cfg, args)
+    check_work_dir(cfg.work_dir, args.resume, args.overwrite)
     check_dataset_paths(cfg, ('train_dataloader', 'val_dataloader'),
                         args.config)
 

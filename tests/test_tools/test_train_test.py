@@ -447,6 +447,23 @@ def test_non_pytorch_launcher_without_gpu_is_a_clear_error():
         common.setup_distributed_without_cuda(cfg)
 
 
+def test_training_over_an_earlier_run_is_refused(tmp_path):
+    train = _load_tool('train')
+    work_dir = tmp_path / 'run'
+    train.check_work_dir(str(work_dir), None, False)  # no folder yet
+    work_dir.mkdir()
+    train.check_work_dir(str(work_dir), None, False)  # logs only
+    (work_dir / 'epoch_3.pth').write_bytes(b'')
+    with pytest.raises(RuntimeError) as error:
+        train.main([str(CONFIGS['cls']), '--work-dir', str(work_dir)])
+    message = str(error.value)
+    assert 'epoch_3.pth' in message
+    for option in ('--resume', '--work-dir', '--overwrite'):
+        assert option in message
+    train.check_work_dir(str(work_dir), 'auto', False)
+    train.check_work_dir(str(work_dir), None, True)
+
+
 def test_schedule_shorter_than_its_warm_up_is_a_clear_error():
     common = _load_tool('_common')
     cfg = Config.fromfile(str(CONFIGS['cls']))
