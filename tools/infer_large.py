@@ -55,6 +55,7 @@ from sparse_backbones.demo import demo_task
 from sparse_backbones.evaluation.dota_metric import (mask_to_polygon,
                                                      merge_detections)
 from sparse_backbones.utils.allocator import keep_freed_memory
+from sparse_backbones.utils.checkpoint import check_checkpoint_fits
 from sparse_backbones.utils.safe_load import enable_safe_checkpoint_loading
 
 # Merged detections: boxes, polygons, scores, labels (one row each).
@@ -336,6 +337,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         keep_freed_memory()  # CPU inference speed; see its docstring
     enable_safe_checkpoint_loading()  # checkpoints of tools/train.py
     model = build_model(cfg, args.checkpoint, args.device, task)
+    check_checkpoint_fits(model, args.checkpoint)
     if not args.no_deploy:
         deploy(model)
     pipeline = build_pipeline(model.cfg, task)

@@ -26,6 +26,7 @@ from mmengine.runner import Runner
 
 from sparse_backbones.backbones import deploy
 from sparse_backbones.utils.allocator import keep_freed_memory
+from sparse_backbones.utils.checkpoint import check_checkpoint_fits
 
 from _common import (  # isort: skip  (sibling module of this script)
     add_common_args, build_runner, check_dataset_paths, existing_file,
@@ -279,6 +280,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     check_dataset_paths(cfg, ('test_dataloader', ), args.config)
 
     runner = build_runner(cfg)
+    # mmengine would only log a mismatch and report a random model's metrics.
+    check_checkpoint_fits(runner.model, cfg.load_from)
     if args.out and _host(cfg) != 'mmseg':
         add_prediction_dump(runner, cfg, args.out)
     if not args.no_deploy:

@@ -55,7 +55,7 @@ from mmengine.runner.checkpoint import CheckpointLoader
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..layers import deploy_modules, nlc_to_nchw
-from ..utils.checkpoint import unwrap_state_dict
+from ..utils.checkpoint import checkpoint_mismatch, unwrap_state_dict
 
 
 @dataclass
@@ -489,20 +489,8 @@ class BaseSparseBackbone(BaseModule):
                                  source: str = 'state dict') -> None:
         """Strictly load a converted state dict, with a readable report."""
         own = self.state_dict()
-        missing = [k for k in own if k not in state_dict]
-        mismatched = [
-            f'{k}: checkpoint {tuple(state_dict[k].shape)} vs model '
-            f'{tuple(v.shape)}' for k, v in own.items()
-            if k in state_dict and state_dict[k].shape != v.shape
-        ]
-        if missing or mismatched:
-            lines = []
-            if missing:
-                lines.append(f'{len(missing)} missing keys, e.g. '
-                             f'{missing[:8]}')
-            if mismatched:
-                lines.append(f'{len(mismatched)} keys with other shapes, '
-                             f'e.g. {mismatched[:8]}')
+        lines = checkpoint_mismatch(own, state_dict)
+        if lines:
             raise KeyError(
                 f'{source} does not fit {type(self).__name__} '
                 f'(arch {self.arch_settings}): ' + '; '.join(lines) +

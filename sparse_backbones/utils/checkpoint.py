@@ -1,7 +1,7 @@
 # Copyright (c) sparse_backbones contributors. All rights reserved.
 """Unwrapping of checkpoint files into plain backbone state dicts."""
 from collections import OrderedDict
-from typing import Dict, Mapping, Sequence
+from typing import Dict, List, Mapping, Sequence
 
 import torch
 
@@ -37,3 +37,98 @@ def unwrap_state_dict(checkpoint: Mapping,
                                      if k.startswith(prefix))
     return OrderedDict((k, v) for k, v in state_dict.items()
                        if isinstance(v, torch.Tensor))
+
+
+def checkpoint_mismatch(own: Mapping[str, torch.Tensor],
+                        theirs: Mapping[str, torch.Tensor],
+                        ignore_unexpected: bool = True) -> List[str]:
+    """How ``theirs`` (a checkpoint's state dict) fails to fit ``own`` (a
+    model's), as readable lines; empty when it fits.
+
+    Lists missing keys, keys of other shapes and, unless
+    ``ignore_unexpected``, keys the model does not have, each with
+    examples, and names a key prefix that would make them match.
+    """
+    missing = [k for k in own if k not in theirs]
+    mismatched = [
+        f'{k}: checkpoint {tuple(theirs[k].shape)} vs model '
+        f'{tuple(v.shape)}' for k, v in own.items()
+        if k in theirs and theirs[k].shape != v.shape
+    ]
+    unexpected = [] if ignore_unexpected else [
+        k for k in theirs if k not in own
+    ]
+    lines = []
+    if missing:
+        lines.append(f'{len(missing)} missing keys, e.g. {missing[:8]}')
+    if mismatched:
+        lines.append(f'{len(mismatched)} keys with other shapes, e.g. '
+                     f'{mismatched[:8]}')
+    if unexpected:
+        lines.append(f'{len(unexpected)} keys the model does not have, '
+                     f'e.g. {unexpected[:8]}')
+    if missing:
+        lines += _prefix_hint(missing[:20], list(theirs))
+    return lines
+
+
+def _prefix_hint(missing: List[str], theirs: List[str]) -> List[str]:
+    """A prefix that the checkpoint's keys carry, or lack, relative to the
+    model's missing ones (``model.`` of a wrapper, ``backbone.`` of a
+    detector)."""
+    for key in missing:
+        for other in theirs:
+            if other.endswith('.' + key):
+                prefix = other[:-len(key)]
+                return [f'the checkpoint keys carry the prefix {prefix!r} '
+                        f'(e.g. {other!r} for the model\'s {key!r})']
+            if key.endswith('.' + other):
+                prefix = key[:-len(other)]
+                return [f'the checkpoint keys lack the prefix {prefix!r} '
+                        f'(e.g. {other!r} for the model\'s {key!r})']
+    return []
+
+
+def check_checkpoint_fits(model: torch.nn.Module, path: str) -> None:
+    """Refuse a checkpoint file whose weights do not fit ``model`` exactly,
+    before anything is computed with it: mmengine's loader only logs the
+    mismatch and goes on with random weights.
+
+    Args:
+        model (nn.Module): The model to load into; model wrappers (DDP) and
+            test-time-augmentation wrappers are looked through.
+        path (str): The checkpoint file, as mmengine's Runner would load it
+            (its ``state_dict`` entry, ``module.`` prefixes stripped).
+
+    Raises:
+        ValueError: The file is not a checkpoint, or its keys or shapes do
+            not fit; the message lists them and a likely prefix.
+    """
+    from mmengine.model import BaseTTAModel, is_model_wrapper
+    while is_model_wrapper(model) or isinstance(model, BaseTTAModel):
+        model = model.module
+    try:
+        checkpoint = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as error:  # what torch says names the problem
+        raise ValueError(
+            f'cannot read the checkpoint {path}: {type(error).__name__}: '
+            f'{str(error).splitlines()[0] if str(error) else ""} (expected '
+            f'a file written by torch.save, e.g. by tools/train.py)'
+        ) from error
+    state_dict = checkpoint.get('state_dict', checkpoint) \
+        if isinstance(checkpoint, Mapping) else None
+    if not isinstance(state_dict, Mapping):
+        raise ValueError(f'{path} holds a {type(checkpoint).__name__}, not '
+                         f'a state dict or a training checkpoint')
+    state_dict = {
+        k[len('module.'):] if k.startswith('module.') else k: v
+        for k, v in state_dict.items()
+    }
+    lines = checkpoint_mismatch(
+        model.state_dict(), state_dict, ignore_unexpected=False)
+    if lines:
+        raise ValueError(
+            f'{path} does not fit the model of the config '
+            f'({type(model).__name__}): ' + '; '.join(lines) + '. Check '
+            f'that the checkpoint was trained with this config (same '
+            f'backbone arch and number of classes).')

@@ -283,6 +283,7 @@ def via_infer_large(tile, tmp_path, monkeypatch):
     monkeypatch.setattr(tool, 'build_model',
                         lambda cfg, *args: SimpleNamespace(cfg=cfg))
     monkeypatch.setattr(tool, 'predict_tile', predict_tile)
+    monkeypatch.setattr(tool, 'check_checkpoint_fits', lambda *args: None)
     monkeypatch.setattr(tool, 'keep_freed_memory', lambda: None)
     with pytest.raises(_Captured):
         tool.main([
