@@ -20,6 +20,8 @@ from mmengine.device import get_device
 from mmengine.dist import is_main_process
 from mmengine.runner import find_latest_checkpoint
 
+from sparse_backbones.utils.checkpoint import check_checkpoint_fits
+
 from _common import (  # isort: skip  (sibling module of this script)
     LastMetricsHook, add_common_args, build_runner, check_dataset_paths,
     existing_file, load_config, print_metrics)
@@ -141,12 +143,17 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
                         args.config)
 
     runner = build_runner(cfg)
-    if args.resume == 'auto' and is_main_process():
-        if find_latest_checkpoint(cfg.work_dir) is None:
-            # mmengine only logs "Auto resumed from ... None" here.
-            runner.logger.warning(
-                f'--resume: no checkpoint in {cfg.work_dir}, training from '
-                'scratch.')
+    resume_from = cfg.load_from if args.resume != 'auto' else \
+        find_latest_checkpoint(cfg.work_dir)
+    if args.resume == 'auto' and resume_from is None and is_main_process():
+        # mmengine only logs "Auto resumed from ... None" here.
+        runner.logger.warning(
+            f'--resume: no checkpoint in {cfg.work_dir}, training from '
+            'scratch.')
+    if args.resume is not None and resume_from is not None:
+        # Resuming is exact: a checkpoint of another model is an error here,
+        # not "different number of parameter groups" later.
+        check_checkpoint_fits(runner.model, resume_from)
     last_val = LastMetricsHook()
     runner.register_hook(last_val)
     runner.train()

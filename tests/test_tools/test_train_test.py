@@ -183,19 +183,26 @@ def test_test_reproduces_train_metrics_cls(trained, workspace):
         assert len(pickle.load(f)) == 32  # one prediction per test image
 
 
+def prefixed_checkpoint(trained, workspace) -> Path:
+    """The cls run's last checkpoint with every weight under 'model.'."""
+    prefixed = workspace / 'prefixed.pth'
+    if not prefixed.exists():
+        work_dir, _ = trained('cls')
+        allow_mmengine_checkpoint_types()
+        ckpt = torch.load(work_dir / 'epoch_2.pth', map_location='cpu',
+                          weights_only=True)
+        ckpt['state_dict'] = {
+            f'model.{k}': v
+            for k, v in ckpt['state_dict'].items()
+        }
+        torch.save(ckpt, prefixed)
+    return prefixed
+
+
 def test_test_refuses_a_checkpoint_that_does_not_fit(trained, workspace):
     """Keys under another prefix: an error naming it, and no metrics of a
     randomly initialised model."""
-    work_dir, _ = trained('cls')
-    allow_mmengine_checkpoint_types()
-    ckpt = torch.load(work_dir / 'epoch_2.pth', map_location='cpu',
-                      weights_only=True)
-    ckpt['state_dict'] = {
-        f'model.{k}': v
-        for k, v in ckpt['state_dict'].items()
-    }
-    prefixed = workspace / 'prefixed.pth'
-    torch.save(ckpt, prefixed)
+    prefixed = prefixed_checkpoint(trained, workspace)
     out = run(
         tool('test.py', CONFIGS['cls'], prefixed, '--demo', '--work-dir',
              workspace / 'test_cls_prefixed', '--cfg-options',
@@ -205,6 +212,18 @@ def test_test_refuses_a_checkpoint_that_does_not_fit(trained, workspace):
     assert 'does not fit the model of the config' in out
     assert "carry the prefix 'model.'" in out
     assert TEST_TITLE not in out
+
+
+def test_resume_refuses_a_checkpoint_that_does_not_fit(trained, workspace):
+    prefixed = prefixed_checkpoint(trained, workspace)
+    out = run(
+        tool('train.py', CONFIGS['cls'], '--demo', '--work-dir',
+             workspace / 'resume_prefixed', '--resume', prefixed,
+             '--cfg-options', *SHORT['cls']),
+        workspace,
+        expect_ok=False)
+    assert 'does not fit the model of the config' in out
+    assert TRAIN_TITLE not in out
 
 
 @pytest.mark.slow
