@@ -30,7 +30,9 @@ import os.path as osp
 
 from mmengine.config.utils import MODULE2PACKAGE
 
-__all__ = ['PACKAGE', 'register_config_package', 'package_dir']
+__all__ = [
+    'PACKAGE', 'register_config_package', 'package_dir', 'shipped_config'
+]
 
 PACKAGE = 'sparse_backbones'
 
@@ -38,6 +40,24 @@ PACKAGE = 'sparse_backbones'
 def package_dir() -> str:
     """The directory of the imported ``sparse_backbones`` package."""
     return osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def shipped_config(relative: str) -> str:
+    """The path of a config that ships with the package, wherever the
+    command runs from: ``.mim/configs/<relative>`` of an installed package,
+    else ``configs/<relative>`` of the repository the package sits in.
+
+    Args:
+        relative (str): Path under ``configs/``, e.g.
+            ``'_base_/datasets/aid_train20.py'``.
+
+    Returns:
+        str: The path (it may not exist: nothing ships under that name).
+    """
+    installed = osp.join(package_dir(), '.mim', 'configs', relative)
+    if osp.exists(installed):
+        return installed
+    return osp.join(osp.dirname(package_dir()), 'configs', relative)
 
 
 def _installed_name() -> str:

@@ -115,6 +115,31 @@ def test_nwpu_splits_are_stratified_deterministic_and_outside_src(tmp_path):
         assert osp.isfile(osp.join(image_dir, file))
 
 
+def test_split_tool_names_the_shipped_config_from_any_folder(
+        tmp_path, monkeypatch, capsys):
+    """Run outside the repository, the tool still finds the dataset config
+    that reads its splits (from the package, not the working directory)."""
+    aid = load_tool('aid')
+    src = write_scene_tree(tmp_path / 'NWPU-RESISC45',
+                           NWPU_RESISC45_CLASSES[:2], 10)
+    elsewhere = tmp_path / 'elsewhere'
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    with pytest.warns(UserWarning):
+        assert aid.main(['nwpu', src, '--out-dir', str(tmp_path / 'out'),
+                         '--seeds', '0']) == 0
+    out = capsys.readouterr().out
+    read_by = [
+        line.split('read by ')[1].split(' (')[0]
+        for line in out.splitlines() if 'read by ' in line
+    ]
+    assert [osp.basename(p) for p in read_by] == [
+        'nwpu_train10.py', 'nwpu_train20.py'
+    ]
+    assert all(osp.isfile(p) for p in read_by)
+    assert 'no dataset config' not in out
+
+
 def test_split_tool_refuses_to_write_into_the_source(tmp_path):
     aid = load_tool('aid')
     src = write_scene_tree(tmp_path / 'AID', ('Airport', 'BareLand'), 4)

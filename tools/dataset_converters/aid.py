@@ -26,6 +26,7 @@ from sparse_backbones.datasets._common import check_out_dir
 from sparse_backbones.datasets.aid_split import (SCENE_DATASETS,
                                                  aid_split_names,
                                                  make_scene_split)
+from sparse_backbones.utils.mim import shipped_config
 
 DEFAULT_OUT = dict(
     aid='data/AID', nwpu='data/NWPU-RESISC45', ucm='data/UCMerced_LandUse')
@@ -132,8 +133,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         names = [aid_split_names(percent, seed) for seed in args.seeds]
         print(f'wrote {len(names) * 2} files to {split_dir}: '
               f'{names[0][0]}, {names[0][1]}, ... (seeds {args.seeds})')
-        config = (f'configs/_base_/datasets/{spec.config_stem}_train'
-                  f'{percent}.py')
+        # Found from the package, not the working directory.
+        config = shipped_config(f'_base_/datasets/{spec.config_stem}_train'
+                                f'{percent}.py')
         if osp.isfile(config):
             print(f'  read by {config} (seed {args.seeds[0]} there: '
                   f'{names[0][0]}); another seed s: --cfg-options '
