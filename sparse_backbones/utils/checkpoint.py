@@ -120,10 +120,19 @@ def check_checkpoint_fits(model: torch.nn.Module, path: str) -> None:
     if not isinstance(state_dict, Mapping):
         raise ValueError(f'{path} holds a {type(checkpoint).__name__}, not '
                          f'a state dict or a training checkpoint')
-    state_dict = {
-        k[len('module.'):] if k.startswith('module.') else k: v
-        for k, v in state_dict.items()
+    metadata = getattr(state_dict, '_metadata', None) or {}
+    state_dict = {_strip_module(k): v for k, v in state_dict.items()}
+    versions = {
+        _strip_module(k): v.get('version')
+        for k, v in metadata.items()
     }
+    # Checkpoints this package wrote under older names load (the module's
+    # _load_from_state_dict renames them), so they fit.
+    for name, module in model.named_modules():
+        upgrade = getattr(module, 'upgrade_legacy_keys', None)
+        version = versions.get(name)
+        if callable(upgrade) and (version is None or version < 2):
+            upgrade(state_dict, f'{name}.' if name else '')
     lines = checkpoint_mismatch(
         model.state_dict(), state_dict, ignore_unexpected=False)
     if lines:
@@ -132,3 +141,8 @@ def check_checkpoint_fits(model: torch.nn.Module, path: str) -> None:
             f'({type(model).__name__}): ' + '; '.join(lines) + '. Check '
             f'that the checkpoint was trained with this config (same '
             f'backbone arch and number of classes).')
+
+
+def _strip_module(name: str) -> str:
+    """A name without the ``module.`` prefix of a DDP-wrapped model."""
+    return name[len('module.'):] if name.startswith('module.') else name

@@ -84,3 +84,36 @@ def test_unreadable_files_say_what_they_are(tmp_path, content, words):
     message = str(error.value)
     assert words in message and 'expected a file written by torch.save' \
         in message
+
+
+def test_checkpoints_with_older_names_of_ours_fit(tmp_path):
+    """A detector checkpoint of LIT written before the norm{i} names (no
+    version metadata) loads, so it fits."""
+    from sparse_backbones.backbones import LIT
+
+    class _Detector(nn.Module):
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.backbone = LIT(
+                dict(
+                    embed_dims=[16, 32, 48, 64],
+                    depths=[1, 2, 2, 1],
+                    num_heads=[1, 1, 2, 4],
+                    mlp_ratios=[2, 2, 4, 4],
+                    position='relative'),
+                out_norm_indices=(0, 2))
+            self.head = nn.Linear(64, 3)
+
+    model = _Detector()
+    old = {
+        re.sub(r'^backbone\.norm(\d)\.', r'backbone.stages.\1.out_norm.', k):
+        v
+        for k, v in model.state_dict().items()
+    }
+    assert 'backbone.stages.2.out_norm.bias' in old
+    check_checkpoint_fits(model, _save(tmp_path, old))
+    # Without the renames they would not fit: the check is not vacuous.
+    model.backbone.upgrade_legacy_keys = lambda *args: None
+    with pytest.raises(ValueError, match='missing keys'):
+        check_checkpoint_fits(model, _save(tmp_path, old))
