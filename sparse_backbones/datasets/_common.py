@@ -2,6 +2,7 @@
 """Helpers shared by the dataset classes and the dataset converters:
 error messages, host guards and image writing (images are read with
 :mod:`~sparse_backbones.datasets.image_io`)."""
+import json
 import os
 import os.path as osp
 from typing import Sequence
@@ -103,3 +104,38 @@ def check_out_dir(src: str, out_dir: str) -> None:
             'the converters never write into the downloaded data. Pick an '
             'output folder outside it (and point the config\'s data_root '
             'there), or keep the download elsewhere, e.g. under data/raw/.')
+
+
+# What a converter writes next to its patches: the settings they were cut
+# with, so that a rerun never mixes patches of other settings.
+SETTINGS_FILE = 'split_settings.json'
+
+
+def check_out_dir_settings(out_dir: str, settings: dict) -> None:
+    """Record ``settings`` in ``out_dir``, or refuse a folder that holds
+    patches made with other ones.
+
+    Args:
+        out_dir (str): The converter's output folder (created if needed).
+        settings (dict): JSON-serialisable settings that shape the patches
+            (sizes, strides, scales, bit depth, ...).
+
+    Raises:
+        ValueError: The folder was written with other settings; the
+            message names the ones that differ.
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    settings_path = osp.join(out_dir, SETTINGS_FILE)
+    current = json.loads(json.dumps(settings))
+    if not osp.isfile(settings_path):
+        with open(settings_path, 'w') as f:
+            json.dump(current, f, indent=2)
+        return
+    with open(settings_path) as f:
+        previous = json.load(f)
+    if previous != current:
+        changed = sorted(k for k in current if previous.get(k) != current[k])
+        raise ValueError(
+            f'{out_dir!r} holds patches made with other settings '
+            f'({", ".join(changed)} differ, see {settings_path}). Use '
+            'another --out-dir, or delete this one to start over.')

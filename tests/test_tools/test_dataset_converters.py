@@ -293,6 +293,11 @@ def test_potsdam_patches_labels_and_splits(tmp_path):
     isprs.convert('potsdam', str(src), out, clip_size=16, stride=16)
     assert tree(out) == first
     assert not [p for p in first if '.tmp-' in p]
+    # Patches of another size would mix with these: refused, untouched.
+    with pytest.raises(ValueError, match=r'other settings \(clip_size, '
+                       r'stride differ'):
+        isprs.convert('potsdam', str(src), out, clip_size=8, stride=8)
+    assert tree(out) == first
 
 
 def test_isprs_label_colours_decode_in_rgb_order(tmp_path):

@@ -40,7 +40,6 @@ a source folder, and it is resumable: images finished by an earlier run
 with the same settings (listed in ``<out-dir>/.split_done``) are skipped.
 """
 import argparse
-import json
 import multiprocessing
 import os
 import os.path as osp
@@ -53,6 +52,7 @@ import numpy as np
 import shapely
 from tqdm import tqdm
 
+from sparse_backbones.datasets._common import check_out_dir_settings
 from sparse_backbones.datasets.classes import DOTA_V1_CLASSES, DOTA_V15_CLASSES
 from sparse_backbones.datasets.dota_labels import (DOTAObject, dota_patch_name,
                                                    parse_dota_label_file,
@@ -67,7 +67,6 @@ DEFAULT_PAD_VALUE = (124, 116, 104)
 SINGLE_SCALE = dict(sizes=[1024], gaps=[200], rates=[1.0])
 MULTI_SCALE = dict(sizes=[1024], gaps=[500], rates=[0.5, 1.0, 1.5])
 DONE_FILE = '.split_done'
-SETTINGS_FILE = 'split_settings.json'
 # (x1, y1, x2, y2) of a window in image pixels.
 Window = Tuple[int, int, int, int]
 # An object counts as cut by the border below this fraction inside.
@@ -327,21 +326,7 @@ def _prepare_out_dir(out_dir: str, settings: SplitSettings) -> set:
     os.makedirs(osp.join(out_dir, 'images'), exist_ok=True)
     if settings.with_labels:
         os.makedirs(osp.join(out_dir, 'labelTxt'), exist_ok=True)
-    settings_path = osp.join(out_dir, SETTINGS_FILE)
-    current = json.loads(json.dumps(settings.__dict__))
-    if osp.isfile(settings_path):
-        with open(settings_path) as f:
-            previous = json.load(f)
-        if previous != current:
-            changed = sorted(
-                k for k in current if previous.get(k) != current[k])
-            raise ValueError(
-                f'{out_dir!r} holds patches made with other settings '
-                f'({", ".join(changed)} differ, see {settings_path}). Use '
-                'another --out-dir, or delete this one to start over.')
-    else:
-        with open(settings_path, 'w') as f:
-            json.dump(current, f, indent=2)
+    check_out_dir_settings(out_dir, settings.__dict__)
     done_path = osp.join(out_dir, DONE_FILE)
     if not osp.isfile(done_path):
         return set()

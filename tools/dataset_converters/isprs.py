@@ -41,6 +41,7 @@ import numpy as np
 from tqdm import tqdm
 
 from sparse_backbones.datasets._common import (check_out_dir,
+                                               check_out_dir_settings,
                                                write_image_atomic)
 from sparse_backbones.datasets.image_io import (add_bit_depth_argument,
                                                 decode_image)
@@ -172,6 +173,10 @@ def convert(dataset: str,
         skipped = sorted(set(image_members) - set(split_of))
         if skipped:
             print(f'not in the standard splits, skipped: {skipped}')
+        # Patches of another size or stride in the same folder would mix.
+        check_out_dir_settings(
+            out_dir,
+            dict(clip_size=clip_size, stride=stride, bit_depth=bit_depth))
         for split in layout.splits:
             os.makedirs(osp.join(out_dir, 'img_dir', split), exist_ok=True)
             os.makedirs(osp.join(out_dir, 'ann_dir', split), exist_ok=True)
