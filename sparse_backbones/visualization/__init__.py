@@ -54,6 +54,7 @@ def load_backbone(config: str,
     from mmengine.runner import load_checkpoint
 
     from ..models import sync_in_channels
+    from ..utils.checkpoint import check_checkpoint_fits
 
     if not osp.isfile(config):
         raise FileNotFoundError(f'config file not found: {config}')
@@ -68,6 +69,7 @@ def load_backbone(config: str,
     if checkpoint is not None:
         if not osp.isfile(checkpoint):
             raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
+        check_checkpoint_fits(model, checkpoint)  # the readable report
         load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
     backbone = getattr(model, 'backbone', model).to(device)
     backbone.eval()
