@@ -6,8 +6,6 @@ section 8 (names and shapes of vtpack's deit_dge.py / pvt_dge.py and of
 timm's DeiT / the official PVT v1), filled with random values.
 """
 import argparse
-import importlib.util
-import os.path as osp
 import re
 
 import pytest
@@ -19,7 +17,7 @@ from sparse_backbones.converters import convert_dge
 from sparse_backbones.layers.dge import finest_split_bias
 from sparse_backbones.utils import unwrap_state_dict
 
-from tests import REPO_ROOT
+from tests import load_tool
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -204,7 +202,7 @@ def test_dense_pvt_takes_classification_weights(tmp_path):
             'args': argparse.Namespace(model='pvt_dge_s124_tiny_256')
         }, checkpoint)
     converted = tmp_path / 'converted.pth'
-    cli = load_cli()
+    cli = load_tool('model_converters/dge_to_sparse_backbones.py')
     assert cli.main([str(checkpoint), str(converted)]) == 0
     model = DGEPVT(
         'tiny',
@@ -215,21 +213,12 @@ def test_dense_pvt_takes_classification_weights(tmp_path):
                        official['block4.1.mlp.fc2.weight'])
 
 
-def load_cli():
-    path = osp.join(REPO_ROOT, 'tools', 'model_converters',
-                    'dge_to_sparse_backbones.py')
-    spec = importlib.util.spec_from_file_location('dge_cli', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_cli_never_overwrites_without_flag(tmp_path):
     src = tmp_path / 'deit.pth'
     torch.save({'model': deit_state(depth=1)}, src)
     dst = tmp_path / 'out.pth'
     dst.write_bytes(b'keep')
-    cli = load_cli()
+    cli = load_tool('model_converters/dge_to_sparse_backbones.py')
     with pytest.raises(SystemExit, match='exists; pass --overwrite'):
         cli.main([str(src), str(dst)])
     assert dst.read_bytes() == b'keep'

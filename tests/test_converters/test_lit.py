@@ -1,9 +1,7 @@
 # Copyright (c) sparse_backbones contributors. All rights reserved.
 """Official LIT checkpoints -> LIT: names and shapes of specs/lit.md 5.6."""
 import argparse
-import importlib.util
 import os
-import os.path as osp
 import pickle
 import sys
 import types
@@ -15,6 +13,8 @@ import torch.nn.functional as F
 from sparse_backbones.backbones import LIT
 from sparse_backbones.converters import convert_lit
 from sparse_backbones.utils import unwrap_state_dict
+
+from tests import load_tool
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -314,11 +314,7 @@ def test_wrappers_and_prefixes(wrap):
 
 def _run_cli(repo_root, *args):
     """Run the converter's main() in this process (no interpreter start)."""
-    path = osp.join(repo_root, 'tools', 'model_converters',
-                    'lit_to_sparse_backbones.py')
-    spec = importlib.util.spec_from_file_location('lit_converter_cli', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_tool('model_converters/lit_to_sparse_backbones.py')
     return module.main([str(a) for a in args])
 
 

@@ -1,12 +1,9 @@
 # Copyright (c) sparse_backbones contributors. All rights reserved.
 """One image-reading policy (sparse_backbones.datasets.image_io) and every
 entry point that reads images following it."""
-import importlib.util
 import os
 import os.path as osp
-import sys
 import zipfile
-from pathlib import Path
 from types import SimpleNamespace
 
 import cv2
@@ -16,15 +13,7 @@ from PIL import Image
 
 from sparse_backbones.datasets import image_io
 
-from tests import REPO
-
-
-def load_tool(relative: str, name: str):
-    spec = importlib.util.spec_from_file_location(name, REPO / relative)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+from tests import REPO, load_tool
 
 
 def encode(image: np.ndarray, ext: str) -> bytes:
@@ -204,7 +193,7 @@ def via_demo(tile, tmp_path, monkeypatch):
 
 
 def via_dota_converter(tile, tmp_path, monkeypatch):
-    tool = load_tool('tools/dataset_converters/dota.py', '_image_io_dota')
+    tool = load_tool('dataset_converters/dota.py', '_image_io_dota')
     src = tmp_path / 'src'
     img_path = write(src / 'images' / f'P0001{tile.ext}', tile.bytes)
     settings = tool.SplitSettings(
@@ -225,7 +214,7 @@ def via_dota_converter(tile, tmp_path, monkeypatch):
 
 
 def via_isaid_converter(tile, tmp_path, monkeypatch):
-    tool = load_tool('tools/dataset_converters/isaid.py', '_image_io_isaid')
+    tool = load_tool('dataset_converters/isaid.py', '_image_io_isaid')
     src = tmp_path / 'iSAID'
     # The converter lists P<n>.png; the decoder goes by the content.
     write(src / 'test' / 'images' / 'P0001.png', tile.bytes)
@@ -237,7 +226,7 @@ def via_isaid_converter(tile, tmp_path, monkeypatch):
 
 
 def via_isprs_converter(tile, tmp_path, monkeypatch):
-    tool = load_tool('tools/dataset_converters/isprs.py', '_image_io_isprs')
+    tool = load_tool('dataset_converters/isprs.py', '_image_io_isprs')
     src = tmp_path / 'potsdam_src'
     os.makedirs(src)
     with zipfile.ZipFile(src / '2_Ortho_RGB.zip', 'w') as archive:
@@ -261,7 +250,7 @@ class _Captured(Exception):
 
 def via_infer_large(tile, tmp_path, monkeypatch):
     pytest.importorskip('mmdet')
-    tool = load_tool('tools/infer_large.py', '_image_io_infer_large')
+    tool = load_tool('infer_large.py', '_image_io_infer_large')
     config = tmp_path / 'det.py'
     config.write_text(
         "default_scope = 'mmdet'\nmodel = dict(type='MaskRCNN')\n"
@@ -308,7 +297,7 @@ def via_visualize(tile, tmp_path, monkeypatch):
 def via_visualize_tool(tile, tmp_path, monkeypatch):
     """tools/visualize.py hands load_image's tensor to the drawer."""
     import torch
-    tool = load_tool('tools/visualize.py', '_image_io_visualize')
+    tool = load_tool('visualize.py', '_image_io_visualize')
     image = write(tmp_path / f'v{tile.ext}', tile.bytes)
     seen = []
     monkeypatch.setattr(

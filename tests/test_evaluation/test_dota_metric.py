@@ -1,6 +1,5 @@
 # Copyright (c) sparse_backbones contributors. All rights reserved.
 """DOTA full-image evaluation: VOC07 AP, IoUs, patch merging, submission."""
-import importlib.util
 import os
 import os.path as osp
 import subprocess
@@ -22,7 +21,7 @@ from sparse_backbones.evaluation.dota_metric import (DOTAMetric,
                                                      polygon_overlaps,
                                                      voc07_ap)
 
-from tests import REPO
+from tests import REPO, load_tool
 
 DET_CONFIG = REPO / 'configs/det/lemevit_maskrcnn.py'
 PLANE = DOTA_V1_CLASSES.index('plane')
@@ -382,22 +381,9 @@ def test_metric_is_registered_for_mmdet(tmp_path):
 
 
 # ------------------------------------------------ tools/test.py --format-only
-def load_test_tool():
-    tools = str(REPO / 'tools')
-    sys.path.insert(0, tools)  # for its `from _common import ...`
-    try:
-        spec = importlib.util.spec_from_file_location(
-            '_dota_metric_test_tool', REPO / 'tools' / 'test.py')
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(tools)
-    return module
-
-
 def test_format_only_switches_to_the_submission_split():
     from mmengine.config import Config
-    test_tool = load_test_tool()
+    test_tool = load_tool('test.py', '_dota_metric_test_tool')
     cfg = Config.fromfile(str(DET_CONFIG))
     test_tool.enable_format_only(cfg, 'subm', demo=False)
     dataset = cfg.test_dataloader.dataset

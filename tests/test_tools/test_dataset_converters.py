@@ -2,7 +2,6 @@
 """tools/dataset_converters/{aid,isprs,isaid}.py on small files written in
 the official formats (archive names, folder layouts, file names, colour
 encodings)."""
-import importlib.util
 import json
 import math
 import os
@@ -17,16 +16,7 @@ from sparse_backbones.datasets import (ISAID_CLASSES, NWPU_RESISC45_CLASSES,
                                        UCMERCED_CLASSES, clip_windows)
 from sparse_backbones.datasets.classes import ISAID_PALETTE_RGB
 
-from tests import REPO_ROOT
-
-
-
-def load_tool(name: str):
-    path = osp.join(REPO_ROOT, 'tools', 'dataset_converters', f'{name}.py')
-    spec = importlib.util.spec_from_file_location(f'_converter_{name}', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests import load_tool
 
 
 def snapshot(root) -> dict:
@@ -75,7 +65,7 @@ def read_split(path):
 
 
 def test_nwpu_splits_are_stratified_deterministic_and_outside_src(tmp_path):
-    aid = load_tool('aid')
+    aid = load_tool('dataset_converters/aid.py')
     classes = NWPU_RESISC45_CLASSES[:3]
     src = write_scene_tree(tmp_path / 'NWPU-RESISC45', classes, 10)
     before = snapshot(src)
@@ -119,7 +109,7 @@ def test_split_tool_names_the_shipped_config_from_any_folder(
         tmp_path, monkeypatch, capsys):
     """Run outside the repository, the tool still finds the dataset config
     that reads its splits (from the package, not the working directory)."""
-    aid = load_tool('aid')
+    aid = load_tool('dataset_converters/aid.py')
     src = write_scene_tree(tmp_path / 'NWPU-RESISC45',
                            NWPU_RESISC45_CLASSES[:2], 10)
     elsewhere = tmp_path / 'elsewhere'
@@ -141,7 +131,7 @@ def test_split_tool_names_the_shipped_config_from_any_folder(
 
 
 def test_split_tool_refuses_to_write_into_the_source(tmp_path):
-    aid = load_tool('aid')
+    aid = load_tool('dataset_converters/aid.py')
     src = write_scene_tree(tmp_path / 'AID', ('Airport', 'BareLand'), 4)
     before = snapshot(src)
     with pytest.raises(ValueError, match='inside the source folder'):
@@ -162,7 +152,7 @@ def test_ucm_finds_images_folder_and_loads_16bit_and_gray(tmp_path):
     pytest.importorskip('mmpretrain')
     from mmengine.registry import DefaultScope
     from mmpretrain.registry import DATASETS
-    aid = load_tool('aid')
+    aid = load_tool('dataset_converters/aid.py')
     images = tmp_path / 'UCMerced_LandUse' / 'Images'
     write_scene_tree(
         images, UCMERCED_CLASSES, 5, ext='.tif', name_fmt='{name}{i:02d}')
@@ -264,7 +254,7 @@ def read_png(path, flag=cv2.IMREAD_UNCHANGED):
 
 
 def test_potsdam_patches_labels_and_splits(tmp_path):
-    isprs = load_tool('isprs')
+    isprs = load_tool('dataset_converters/isprs.py')
     src = tmp_path / 'potsdam_zips'
     expected = potsdam_source(src)
     before = snapshot(src)
@@ -318,7 +308,7 @@ def test_isprs_label_colours_decode_in_rgb_order(tmp_path):
 
 
 def test_vaihingen_reads_top_folder_and_eroded_labels(tmp_path):
-    isprs = load_tool('isprs')
+    isprs = load_tool('dataset_converters/isprs.py')
     src = tmp_path / 'vaihingen'
     image1, label1, index1 = isprs_tile(24, 40, 1)
     image2, label2, index2 = isprs_tile(20, 20, 2)
@@ -379,7 +369,7 @@ def test_vaihingen_reads_top_folder_and_eroded_labels(tmp_path):
 
 
 def test_isprs_bad_input_names_what_is_expected(tmp_path):
-    isprs = load_tool('isprs')
+    isprs = load_tool('dataset_converters/isprs.py')
     src = tmp_path / 'potsdam'
     potsdam_source(src)
     os.remove(src / '5_Labels_all_noBoundary.zip')
@@ -499,12 +489,12 @@ def devkit_windows(h, w, size=800, overlap=200):
 @pytest.mark.parametrize('h,w', [(900, 1000), (4000, 4000), (801, 2000),
                                  (800, 3000), (500, 600)])
 def test_isaid_windows_match_devkit(h, w):
-    isaid = load_tool('isaid')
+    isaid = load_tool('dataset_converters/isaid.py')
     assert isaid.patch_windows(h, w) == devkit_windows(h, w)
 
 
 def test_isaid_patches_and_json(tmp_path):
-    isaid = load_tool('isaid')
+    isaid = load_tool('dataset_converters/isaid.py')
     src = tmp_path / 'iSAID'
     train = src / 'train' / 'images'
     image = write_isaid_image(
@@ -609,7 +599,7 @@ def test_isaid_patches_and_json(tmp_path):
 
 
 def test_isaid_bad_input(tmp_path):
-    isaid = load_tool('isaid')
+    isaid = load_tool('dataset_converters/isaid.py')
     src = tmp_path / 'iSAID'
     folder = src / 'train' / 'images'
     write_isaid_image(folder, 'P0002', 100, 100, [])
@@ -662,7 +652,7 @@ def test_isaid_instances_match_full_mask_reference():
     """The bounding-box path gives the devkit's full-mask result: blobs
     touching the border, with holes, in two parts, single pixels, an
     unknown colour."""
-    isaid = load_tool('isaid')
+    isaid = load_tool('dataset_converters/isaid.py')
     rng = np.random.default_rng(3)
     size = 120
     ids = np.zeros((size, size), np.int64)

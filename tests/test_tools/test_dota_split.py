@@ -1,10 +1,7 @@
 # Copyright (c) sparse_backbones contributors. All rights reserved.
 """tools/dataset_converters/dota.py: DOTA patches, labels and resuming."""
-import importlib.util
 import os
 import os.path as osp
-import sys
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -17,21 +14,10 @@ from sparse_backbones.datasets.dota_labels import (dota_patch_name,
                                                    parse_dota_patch_name,
                                                    window_starts)
 
-from tests import REPO
+from tests import load_tool
 
 
-
-def load_tool():
-    path = REPO / 'tools' / 'dataset_converters' / 'dota.py'
-    spec = importlib.util.spec_from_file_location('dota_split_tool', path)
-    module = importlib.util.module_from_spec(spec)
-    # Registered so that worker processes can unpickle its functions.
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-tool = load_tool()
+tool = load_tool('dataset_converters/dota.py')
 
 # Objects of a 700 (h) x 900 (w) image split into 256-pixel windows with a
 # 56-pixel overlap: x starts 0 200 400 600 644, y starts 0 200 400 444.

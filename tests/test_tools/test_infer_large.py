@@ -1,8 +1,6 @@
 # Copyright (c) sparse_backbones contributors. All rights reserved.
 """tools/infer_large.py: tiling, shifting back, merging and the outputs."""
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import cv2
@@ -13,23 +11,14 @@ from mmengine.structures import InstanceData, PixelData
 
 from sparse_backbones.datasets import DOTA_V1_CLASSES
 
-from tests import REPO
+from tests import REPO, load_tool
 
 CONFIGS = dict(
     det=REPO / 'configs/det/lemevit_maskrcnn.py',
     seg=REPO / 'configs/seg/upernet_lemevit-tiny_4xb4-80k_potsdam-512x512.py')
 
 
-def load_tool():
-    path = REPO / 'tools' / 'infer_large.py'
-    spec = importlib.util.spec_from_file_location('infer_large_tool', path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-tool = load_tool()
+tool = load_tool('infer_large.py')
 
 
 def test_tile_origins_cover_the_image():

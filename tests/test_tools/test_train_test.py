@@ -7,7 +7,6 @@ and a small validation. All runs of this module share one working folder,
 so each demo dataset is generated once. Runs that need to look inside the
 training process use a wrapper config adding ``tool_probes.StateProbeHook``.
 """
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -24,7 +23,7 @@ from mmengine.config import Config
 
 from sparse_backbones.utils.safe_load import allow_mmengine_checkpoint_types
 
-from tests import REPO
+from tests import REPO, load_tool
 
 TOOLS = REPO / 'tools'
 CONFIGS = dict(
@@ -442,21 +441,8 @@ def test_launch_scripts_need_arguments(tmp_path):
 
 
 # ------------------------------------------------ in-process unit tests --
-def _load_tool(name: str):
-    """Import tools/<name>.py under a private module name."""
-    sys.path.insert(0, str(TOOLS))  # for `from _common import ...`
-    try:
-        spec = importlib.util.spec_from_file_location(
-            f'_sparse_backbones_tool_{name}', TOOLS / f'{name}.py')
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(TOOLS))
-    return module
-
-
 def _train_cfg(*argv: str):
-    train = _load_tool('train')
+    train = load_tool('train.py')
     args = train.parse_args([str(CONFIGS['cls']), *argv])
     cfg = Config.fromfile(str(CONFIGS['cls']))
     train.merge_train_args(cfg, args)
@@ -484,14 +470,14 @@ def test_amp_without_gpu_is_a_clear_error():
 def test_non_pytorch_launcher_without_gpu_is_a_clear_error():
     if torch.cuda.is_available():
         pytest.skip('checks the CPU error')
-    common = _load_tool('_common')
+    common = load_tool('_common.py')
     cfg = Config(dict(launcher='slurm'))
     with pytest.raises(RuntimeError, match='torchrun'):
         common.setup_distributed_without_cuda(cfg)
 
 
 def test_training_over_an_earlier_run_is_refused(tmp_path):
-    train = _load_tool('train')
+    train = load_tool('train.py')
     work_dir = tmp_path / 'run'
     train.check_work_dir(str(work_dir), None, False)  # no folder yet
     work_dir.mkdir()
@@ -508,7 +494,7 @@ def test_training_over_an_earlier_run_is_refused(tmp_path):
 
 
 def test_schedule_shorter_than_its_warm_up_is_a_clear_error():
-    common = _load_tool('_common')
+    common = load_tool('_common.py')
     cfg = Config.fromfile(str(CONFIGS['cls']))
     common.check_param_schedulers(cfg)  # the recipe: 5 warm-up epochs of 100
     cfg.train_cfg.max_epochs = 5
@@ -522,7 +508,7 @@ def test_schedule_shorter_than_its_warm_up_is_a_clear_error():
 
 
 def test_tta_wraps_model_and_pipeline():
-    test_tool = _load_tool('test')
+    test_tool = load_tool('test.py')
     cfg = Config.fromfile(str(CONFIGS['cls']))
     pack = cfg.test_dataloader.dataset.pipeline[-1]
     test_tool.enable_tta(cfg)

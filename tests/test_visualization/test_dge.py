@@ -1,6 +1,5 @@
 # Copyright (c) sparse_backbones contributors. All rights reserved.
 """tools/visualize.py dge draws the granularity of every region per block."""
-import importlib.util
 import os.path as osp
 
 import cv2
@@ -11,17 +10,13 @@ import torch
 from sparse_backbones.backbones import DGEPVT
 from sparse_backbones.visualization.dge import COLOURS, draw
 
-from tests import REPO_ROOT
+from tests import REPO_ROOT, load_tool
 
 pytestmark = pytest.mark.timeout(300)
 
 
 def run_tool(argv):
-    path = osp.join(REPO_ROOT, 'tools', 'visualize.py')
-    spec = importlib.util.spec_from_file_location('visualize_tool', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main(argv)
+    return load_tool('visualize.py').main(argv)
 
 
 @pytest.fixture

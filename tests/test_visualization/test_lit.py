@@ -11,6 +11,8 @@ from sparse_backbones.backbones import LIT
 from sparse_backbones.visualization import get_drawer
 from sparse_backbones.visualization.lit import sampling_points
 
+from tests import load_tool
+
 ARCH = dict(
     embed_dims=[8, 16, 24, 32],
     depths=[1, 1, 1, 1],
@@ -71,11 +73,7 @@ def test_backbone_without_dtm_is_explained():
 
 def test_tool_draws_a_config(tmp_path, repo_root):
     """tools/visualize.py lit CONFIG none IMAGE --out PNG, in process."""
-    import importlib.util
-    path = osp.join(repo_root, 'tools', 'visualize.py')
-    spec = importlib.util.spec_from_file_location('visualize_tool', path)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('visualize.py')
     image = tmp_path / 'scene.png'
     cv2.imwrite(str(image), np.full((70, 90, 3), 128, np.uint8))
     out = tmp_path / 'dtm.png'
