@@ -38,7 +38,7 @@ installed by what loads checkpoints:
   ``sparse_backbones.enable_safe_checkpoint_loading()`` once.
 """
 import contextlib
-import io
+import os
 import pickle
 import pickletools
 import types
@@ -208,21 +208,21 @@ def unsafe_globals_in_file(path: str) -> List[str]:
             torch.serialization.get_unsafe_globals_in_checkpoint(path))
     except ValueError:  # not a zip checkpoint
         pass
-    with open(path, 'rb') as f:
-        stream = io.BytesIO(f.read())
     found = set()
-    end = len(stream.getbuffer())
-    while stream.tell() < end:  # a legacy file is several pickles in a row
-        strings: List[str] = []
-        try:
-            for opcode, arg, _ in pickletools.genops(stream):
-                if opcode.name == 'GLOBAL':
-                    found.add(arg.replace(' ', '.'))
-                elif opcode.name == 'STACK_GLOBAL' and len(strings) >= 2:
-                    found.add('.'.join(strings[-2:]))
-                elif isinstance(arg, str) and 'UNICODE' in opcode.name:
-                    strings.append(arg)
-        except (ValueError, EOFError):  # storage bytes after the pickles
-            break
+    with open(path, 'rb') as stream:
+        end = os.fstat(stream.fileno()).st_size
+        # A legacy file is several pickles in a row, then storage bytes.
+        while stream.tell() < end:
+            strings: List[str] = []
+            try:
+                for opcode, arg, _ in pickletools.genops(stream):
+                    if opcode.name == 'GLOBAL':
+                        found.add(arg.replace(' ', '.'))
+                    elif opcode.name == 'STACK_GLOBAL' and len(strings) >= 2:
+                        found.add('.'.join(strings[-2:]))
+                    elif isinstance(arg, str) and 'UNICODE' in opcode.name:
+                        strings.append(arg)
+            except (ValueError, EOFError):  # the storage bytes
+                break
     return sorted(
         name for name in found if not name.startswith(_LEGACY_TENSOR_GLOBALS))
