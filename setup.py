@@ -84,7 +84,9 @@ setup(
     python_requires='>=3.8',
     install_requires=read_requirements('runtime.txt'),
     extras_require={
-        'mm': read_requirements('mminstall.txt'),
+        # One stack per environment: README, "Dependency stacks".
+        'openmmlab': read_requirements('mminstall.txt'),
+        'onedl': read_requirements('mminstall-onedl.txt'),
         'tests': read_requirements('tests.txt'),
     },
     license='Apache License 2.0',

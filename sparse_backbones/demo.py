@@ -14,8 +14,10 @@ objects are drawn where the labels say they are.
   ``aid/splits/{train,test}_50_seed0.txt``, one texture per class.
 - DOTA (detection): ``dota/{trainval,val}/images/P0000__256__0___0.png`` with
   ``labelTxt/*.txt`` polygons of the drawn objects; some objects are
-  difficult, one label file per split is empty, some files carry the
-  ``imagesource:``/``gsd:`` header of original DOTA labels.
+  difficult, one label file per split is empty. Like the splitters' output
+  (ours and mmrotate's) the files have no ``imagesource:``/``gsd:`` header,
+  so mmrotate's ``DOTADataset`` reads them too. Objects are rectangles
+  drawn at the angles their label polygons give (upright classes at 0).
 - Potsdam (segmentation): ``potsdam/img_dir/{train,val}`` and
   ``potsdam/ann_dir/{train,val}`` with names of mmseg's converter
   (``2_10_0_0_128_128.png``); label scenes are painted with the ISPRS colour
@@ -50,16 +52,19 @@ __all__ = [
 ]
 
 # Bump when the generated data changes, so old demo folders are rebuilt.
-DEMO_VERSION = 2
+DEMO_VERSION = 3
 _MARKER = '.demo_complete'
 
 # Demo image sizes and schedules per task. The schedules are sized for the
 # 2-core CPU target: cls and seg run in 1-2 minutes, det in about 3-5.
-DEMO_IMAGE_SIZE = dict(cls=64, det=256, seg=128)
-DEMO_BATCH_SIZE = dict(cls=16, det=2, seg=4)
-DEMO_EPOCHS = dict(cls=12, det=6)
+# ``rot`` is oriented detection (mmrotate) on the same DOTA patches.
+DEMO_IMAGE_SIZE = dict(cls=64, det=256, rot=256, seg=128)
+DEMO_BATCH_SIZE = dict(cls=16, det=2, rot=2, seg=4)
+DEMO_EPOCHS = dict(cls=12, det=6, rot=6)
 DEMO_ITERS = dict(seg=40)
-DEMO_LOG_INTERVAL = dict(cls=5, det=4, seg=10)
+DEMO_LOG_INTERVAL = dict(cls=5, det=4, rot=4, seg=10)
+# Tasks that detect objects (their model's train_cfg/test_cfg hold counts).
+_DETECTION_TASKS = ('det', 'rot')
 
 AID_DEMO_IMAGES_PER_CLASS = 12
 AID_DEMO_TRAIN_PERCENT = 50
@@ -314,8 +319,6 @@ def _write_dota(root: str) -> None:
             index += 1
             # The fourth patch of every split has no object: empty file.
             image, lines = _dota_patch(rng, DOTA_DEMO_PATCH_SIZE, i == 3)
-            if lines and i % 2 == 0:
-                lines = ['imagesource:GoogleEarth', 'gsd:0.146'] + lines
             _imwrite(osp.join(root, split, 'images', stem + '.png'), image)
             with open(osp.join(root, split, 'labelTxt', stem + '.txt'),
                       'w') as f:
@@ -430,15 +433,18 @@ def make_potsdam_demo(root: str) -> str:
 
 
 # ----------------------------------------------------------------- config --
-_SCOPE_TO_TASK = dict(mmpretrain='cls', mmcls='cls', mmdet='det', mmseg='seg')
+_SCOPE_TO_TASK = dict(
+    mmpretrain='cls', mmcls='cls', mmdet='det', mmrotate='rot', mmseg='seg')
 # Dataset classes that read each demo layout (registered names).
 _DEMO_DATASETS = dict(
     cls=('AIDDataset', 'CustomDataset'),
     det=('DOTADataset', 'DOTAv15Dataset'),
+    rot=('DOTADataset', 'DOTAv15Dataset', 'DOTAv2Dataset'),
     seg=('ISPRSPotsdamDataset', 'PotsdamDataset'))
 _DEFAULT_DATASET = dict(
     cls='sparse_backbones.AIDDataset',
     det='sparse_backbones.DOTADataset',
+    rot='DOTADataset',  # mmrotate's
     seg='sparse_backbones.ISPRSPotsdamDataset')
 # Evaluators of the demo datasets, for configs whose own evaluator cannot
 # score them (COCO metrics need a json; the cls/seg metrics fit any dataset).
@@ -449,7 +455,8 @@ _LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
 
 def demo_task(cfg: Config) -> str:
-    """Return ``'cls'``, ``'det'`` or ``'seg'`` for a config.
+    """Return ``'cls'``, ``'det'``, ``'rot'`` (oriented detection) or
+    ``'seg'`` for a config.
 
     The config's ``default_scope`` decides; without one, the model type.
     """
@@ -561,7 +568,7 @@ def _point_at_demo(dataset: dict, task: str, root: str, split: str) -> bool:
             data_root=root,
             data_prefix='',
             ann_file=osp.join('splits', train_file if train else test_file))
-    elif task == 'det':
+    elif task in _DETECTION_TASKS:
         folder = 'trainval' if train else 'val'
         dataset.update(
             data_root=root,
@@ -665,7 +672,7 @@ def _count_train_samples(task: str, root: str) -> int:
         name = aid_split_names(AID_DEMO_TRAIN_PERCENT, 0)[0]
         with open(osp.join(root, 'splits', name)) as f:
             return sum(1 for line in f if line.strip())
-    if task == 'det':
+    if task in _DETECTION_TASKS:
         return len(os.listdir(osp.join(root, 'trainval', 'images')))
     return len(os.listdir(osp.join(root, 'img_dir', 'train')))
 
@@ -673,6 +680,7 @@ def _count_train_samples(task: str, root: str) -> int:
 _GENERATORS: Dict[str, Tuple[str, Callable[[str], str]]] = dict(
     cls=('aid', make_aid_demo),
     det=('dota', make_dota_demo),
+    rot=('dota', make_dota_demo),
     seg=('potsdam', make_potsdam_demo))
 
 
@@ -738,7 +746,7 @@ def prepare_demo(cfg: Config, data_root: str = 'data/demo') -> Config:
                 evaluator['ann_file'] = None
 
     # Settings of the model that follow the image size.
-    if task == 'det':
+    if task in _DETECTION_TASKS:
         for key in ('train_cfg', 'test_cfg'):
             _scale_counts(cfg.model.get(key), ratio)
     preprocessor = cfg.model.get('data_preprocessor')

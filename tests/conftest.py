@@ -2,6 +2,10 @@
 import pytest
 import torch
 
+# Before any test module imports a host: on the maintained fork the package
+# applies its shims on import (sparse_backbones/utils/fork_shims.py), which
+# `import mmdet.datasets` needs, as a user's script imports us first.
+import sparse_backbones  # noqa: F401
 from tests import REPO_ROOT
 
 

@@ -29,12 +29,13 @@ from mmengine.registry import MODELS as ROOT_MODELS
 
 from ..layers.complexity import count_macs, count_parameters
 
-TASKS = ('cls', 'det', 'seg')
+TASKS = ('cls', 'det', 'rotated', 'seg')
 TASK_NAMES = dict(
     cls='Image Classification',
     det='Object Detection',
+    rotated='Oriented Object Detection',
     seg='Semantic Segmentation')
-DEFAULT_INPUT_SIZE = dict(cls=224, det=1024, seg=512)
+DEFAULT_INPUT_SIZE = dict(cls=224, det=1024, rotated=1024, seg=512)
 README_URL = 'README.md'
 
 
@@ -65,7 +66,7 @@ def list_configs(configs_root: str) -> List[str]:
 
 
 def task_of(config_path: str, configs_root: str) -> str:
-    """The task folder (``cls``, ``det``, ``seg``) of a config."""
+    """The task folder (``cls``, ``det``, ``rotated``, ``seg``) of a config."""
     task = osp.relpath(config_path, configs_root).split(os.sep)[0]
     if task not in TASKS:
         raise ValueError(f'{config_path} is not in a task folder of '
@@ -76,7 +77,7 @@ def task_of(config_path: str, configs_root: str) -> str:
 def task_from_scope(cfg: Config) -> Optional[str]:
     """The task of a config from its ``default_scope``."""
     return dict(
-        mmpretrain='cls', mmdet='det',
+        mmpretrain='cls', mmdet='det', mmrotate='rotated',
         mmseg='seg').get(cfg.get('default_scope'))
 
 
@@ -107,7 +108,7 @@ def backbone_complexity(cfg: Config,
 
     Args:
         cfg: A loaded config.
-        task: ``cls``, ``det`` or ``seg``.
+        task: ``cls``, ``det``, ``rotated`` or ``seg``.
         cache: Dict reused across calls to skip equal backbones.
     """
     from mmengine.registry import DefaultScope

@@ -58,7 +58,7 @@ def register_unavailable(name: str, host: str, error: Exception) -> None:
     """
     message = (f'{name} needs {host}, which could not be imported '
                f'({type(error).__name__}: {error}). Install {host} '
-               '(see requirements/mminstall.txt) to use it.')
+               '(README, "Dependency stacks") to use it.')
 
     def __init__(self, *args, **kwargs):
         raise ImportError(message)

@@ -15,6 +15,8 @@ Registered, for each installed host:
 
 - ``DynamicImageClassifier`` (mmpretrain ``ImageClassifier``),
 - ``DynamicMaskRCNN`` (mmdet ``MaskRCNN``),
+- ``DynamicFasterRCNN`` (mmdet ``FasterRCNN``; also mmrotate's Oriented
+  R-CNN),
 - ``DynamicEncoderDecoder`` (mmseg ``EncoderDecoder``).
 
 Example::
@@ -73,6 +75,8 @@ class AuxiliaryLossMixin:
 _HOST_MODELS = (
     ('DynamicImageClassifier', 'mmpretrain.models', 'ImageClassifier'),
     ('DynamicMaskRCNN', 'mmdet.models', 'MaskRCNN'),
+    # mmrotate's Oriented R-CNN is an mmdet FasterRCNN with rotated heads.
+    ('DynamicFasterRCNN', 'mmdet.models', 'FasterRCNN'),
     ('DynamicEncoderDecoder', 'mmseg.models', 'EncoderDecoder'),
 )
 

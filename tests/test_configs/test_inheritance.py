@@ -35,6 +35,7 @@ CONFIGS_ROOT = osp.join(REPO_ROOT, 'configs')
 MISSING = object()
 # Registries a typed dict may name a class of, in lookup order.
 REGISTRY_NAMES = ('MODELS', 'METRICS', 'HOOKS', 'DATASETS', 'TRANSFORMS',
+                  'DATA_SAMPLERS', 'OPTIMIZERS',
                   'OPTIM_WRAPPER_CONSTRUCTORS')
 # Keys that say what is built: written even where they equal a default.
 ALWAYS_WRITTEN = ('type', 'arch', '_delete_', '_scope_')
@@ -89,7 +90,10 @@ def own_values(path: str, inherited: ConfigDict) -> dict:
     """What the file itself assigns, evaluated as mmengine does (with
     ``_base_`` bound to the inherited config)."""
     with open(path, encoding='utf-8') as f:
-        tree = ast.parse(f.read())
+        # mmengine substitutes `{{_base_.name}}` in the text before running
+        # the file: the value of the bases.
+        tree = ast.parse(
+            re.sub(r'\{\{\s*(_base_\.[\w.]+)\s*\}\}', r'\1', f.read()))
     tree.body = [
         node for node in tree.body
         if not (isinstance(node, ast.Assign) and any(
@@ -248,6 +252,11 @@ NAME_PATTERNS = dict(
                    r'_(?P<gpus>\d+)xb(?P<batch>\d+)-(?P<iters>\d+)k'
                    r'_(?P<dataset>[a-z0-9]+(?:-[a-z0-9]+)*)'
                    r'-(?P<crop>\d+x\d+)\.py$'))
+# mmrotate names its configs as mmdet does, the angle coder in the algo
+# (oriented-rcnn-le90_r50_fpn_1x_dota.py).
+NAME_PATTERNS['rotated'] = NAME_PATTERNS['det']
+TASK_HOSTS = dict(
+    cls='mmpretrain', det='mmdet', rotated='mmrotate', seg='mmseg')
 # The seg {algo} field as mmseg spells it, by decode head type: mmseg names
 # its UPerHead configs upernet_* (upernet_r50_4xb4-80k_ade20k-512x512.py).
 SEG_ALGOS = dict(UPerHead='upernet')
@@ -276,7 +285,7 @@ def test_config_name_says_what_the_config_sets(path):
     match = NAME_PATTERNS[task].match(osp.basename(path))
     assert match, f'{_rel(path)} does not follow the {task} scheme of ' \
         'configs/README.md'
-    pytest.importorskip(dict(cls='mmpretrain', det='mmdet', seg='mmseg')[task])
+    pytest.importorskip(TASK_HOSTS[task])
     cfg = Config.fromfile(path)
     fields = match.groupdict()
     backbone = cfg.model.backbone
@@ -298,6 +307,15 @@ def test_config_name_says_what_the_config_sets(path):
         # mmdet: 1x = 12 epochs; 8xb2 (the default) is left out of the name
         assert int(fields['schedule']) * 12 == cfg.train_cfg.max_epochs
         assert cfg.train_dataloader.batch_size == 2
+    elif task == 'rotated':
+        algo, angles = fields['algo'].rsplit('-', 1)
+        assert algo == 'oriented-rcnn' and cfg.model.rpn_head.type == \
+            'OrientedRPNHead'
+        assert angles == cfg.angle_version == \
+            cfg.model.roi_head.bbox_head.bbox_coder.angle_version
+        assert fields['neck'] == cfg.model.neck.type.split('.')[-1].lower()
+        assert int(fields['schedule']) * 12 == cfg.train_cfg.max_epochs
+        assert fields['dataset'] == 'dota'
     else:
         assert fields['algo'] == seg_algo(cfg.model.decode_head.type)
         assert int(fields['batch']) == cfg.train_dataloader.batch_size

@@ -168,8 +168,16 @@ def test_fallback_name_finds_the_imported_package(monkeypatch, tmp_path):
         def locate_file(self, path):
             return tmp_path / path
 
-    monkeypatch.setattr(importlib.metadata, 'distribution',
-                        lambda name: Elsewhere())
+    real_distribution = importlib.metadata.distribution
+
+    def distribution(name):
+        # Only our distribution moves; other names resolve as they do (the
+        # fork's mmengine looks them up through importlib.metadata too).
+        if name == mim.PACKAGE:
+            return Elsewhere()
+        return real_distribution(name)
+
+    monkeypatch.setattr(importlib.metadata, 'distribution', distribution)
     name = mim._installed_name()
     assert name != mim.PACKAGE
     assert is_installed(name)

@@ -26,7 +26,7 @@ HOST_DATASETS = dict(
     mmseg=['ISPRSPotsdamDataset', 'ISPRSVaihingenDataset'])
 HOST_MODELS = dict(
     mmpretrain=['DynamicImageClassifier', 'LTMIBClsHead'],
-    mmdet=['DynamicMaskRCNN'],
+    mmdet=['DynamicMaskRCNN', 'DynamicFasterRCNN'],
     mmseg=['DynamicEncoderDecoder'])
 HOST_METRICS = dict(mmpretrain=[], mmdet=[], mmseg=['ISPRSMetric'])
 # Registered whatever the hosts.

@@ -6,7 +6,9 @@ are imported first, so that what they change themselves is not blamed on
 us; then global state is recorded before and after ``import
 sparse_backbones``. The only change allowed besides the registries is the
 documented ``sparse_backbones`` entry of mmengine's ``MODULE2PACKAGE`` (for
-``_base_ = 'sparse_backbones::...'`` configs).
+``_base_ = 'sparse_backbones::...'`` configs), and on the maintained fork
+the documented shims of ``sparse_backbones/utils/fork_shims.py`` (there
+``mmdet.datasets`` cannot be imported before them: that is shim 3).
 """
 import json
 import subprocess
@@ -15,20 +17,31 @@ import textwrap
 
 CHILD = '''
 import importlib
+import importlib.metadata
 import json
 import logging
 import os
 import sys
 import warnings
 
+import numpy as np
 import torch
 from mmengine.config.utils import MODULE2PACKAGE
 from mmengine.registry import DefaultScope
+from mmengine.runner import checkpoint
+
+try:
+    importlib.metadata.version('onedl-mmengine')
+    FORK = True
+except importlib.metadata.PackageNotFoundError:
+    FORK = False
 
 for name in ('mmcv.cnn', 'mmpretrain.datasets', 'mmpretrain.models',
              'mmpretrain.registry', 'mmdet.datasets', 'mmdet.models',
              'mmdet.registry', 'mmseg.datasets', 'mmseg.models',
              'mmseg.evaluation', 'mmseg.registry'):
+    if FORK and name == 'mmdet.datasets':
+        continue  # needs shim 3 (numpy.sctypes for imgaug)
     importlib.import_module(name)
 
 
@@ -48,6 +61,10 @@ def snapshot():
         default_scope=sorted(DefaultScope._instance_dict),
         warning_filters=[repr(f) for f in warnings.filters],
         root_log_handlers=[repr(h) for h in logging.getLogger().handlers],
+        mmengine_loader=getattr(checkpoint, '_safe_torch_load',
+                                None).__qualname__
+        if hasattr(checkpoint, '_safe_torch_load') else None,
+        numpy_sctypes=hasattr(np, 'sctypes'),
     )
 
 
@@ -57,7 +74,7 @@ after = snapshot()
 sparse_backbones.enable_safe_checkpoint_loading()
 enabled = snapshot()['safe_globals']
 print('STATE ' + json.dumps(dict(before=before, after=after,
-                                 enabled=enabled)))
+                                 enabled=enabled, fork=FORK)))
 '''
 
 
@@ -85,5 +102,16 @@ def test_import_changes_no_global_state():
         'module2package')
     added = set(m2p_after) - set(m2p_before)
     assert added <= {'sparse_backbones'}, added
-    assert {k: m2p_after[k] for k in m2p_before} == m2p_before
+    changed = {k for k in m2p_before if m2p_after[k] != m2p_before[k]}
+    if state['fork']:
+        # Shim 1: mmseg's distribution is onedl-mmsegmentation.
+        assert changed == {'mmseg'} and m2p_after['mmseg'] == 'mmseg'
+        # Shim 2: mmengine's checkpoint loader, weights_only=True always.
+        assert after.pop('mmengine_loader') == 'weights_only_torch_load'
+        before.pop('mmengine_loader')
+        # Shim 3: numpy.sctypes for imgaug, only where numpy lacks it.
+        assert after.pop('numpy_sctypes')
+        before.pop('numpy_sctypes')
+    else:
+        assert not changed, changed
     assert after == before

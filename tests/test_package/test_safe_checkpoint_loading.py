@@ -143,16 +143,27 @@ def run_child(body: str, tmp_path: Path) -> str:
     return proc.stdout
 
 
-def test_runner_without_hook_refuses_the_checkpoint(tmp_path):
-    """The baseline the hook fixes: a plain config run with load_from."""
+def test_runner_without_hook(tmp_path):
+    """The baseline the hook fixes: a plain config run with load_from.
+
+    The original mmengine calls ``torch.load`` (weights_only=True, torch's
+    default) and refuses the checkpoint. On the maintained fork, whose own
+    loader would fall back to an unrestricted load, ``import
+    sparse_backbones`` replaced that loader (utils/fork_shims.py, shim 2):
+    it loads with our allow-list for the call only, and leaves none behind.
+    """
+    from sparse_backbones.utils.fork_shims import fork_installed
     out = run_child(
         '''
         try:
             run(config('no_hook', load_from=CKPT), 'test')
         except pickle.UnpicklingError:
             print('REFUSED')
+        else:
+            print('LOADED')
+        assert not installed()
         ''', tmp_path)
-    assert 'REFUSED' in out
+    assert ('LOADED' if fork_installed() else 'REFUSED') in out
 
 
 @pytest.mark.parametrize('hook_type', [

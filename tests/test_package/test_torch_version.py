@@ -6,7 +6,8 @@ import re
 import pytest
 import torch
 
-from sparse_backbones.version import MIN_TORCH, check_torch_version
+from sparse_backbones.version import (MIN_TORCH, check_mmengine_version,
+                                       check_torch_version)
 
 from tests import REPO
 
@@ -34,3 +35,33 @@ def test_requirements_state_the_same_minimum():
     found = re.search(r'^torch>=([\d.]+)$', text, re.M)
     assert found, 'requirements/runtime.txt must give torch a minimum'
     assert tuple(map(int, found.group(1).split('.'))) == MIN_TORCH
+
+
+@pytest.mark.parametrize('version', ['0.9.1', '1.0.0', '0.8.5+abc'])
+def test_unsupported_mmengine_is_refused_naming_both_stacks(version):
+    with pytest.raises(ImportError) as error:
+        check_mmengine_version(version)
+    message = str(error.value)
+    assert version in message and '>= 0.10' in message
+    assert 'sparse_backbones[onedl]' in message
+    assert 'sparse_backbones[openmmlab]' in message
+
+
+@pytest.mark.parametrize('version', ['0.10.7', '0.10.12', '0.11.0'])
+def test_supported_mmengine_passes(version):
+    check_mmengine_version(version)
+
+
+def test_install_requires_names_no_host_distribution():
+    """`pip install -e .` into a fork environment must not pull the
+    original mmengine over the fork's files (or the reverse)."""
+    setup = load_setup_requirements()
+    hosts = ('mmengine', 'mmcv', 'mmdet', 'mmseg', 'mmpretrain', 'mmrotate')
+    named = [req for req in setup if any(host in req for host in hosts)]
+    assert not named, f'install_requires names {named}'
+
+
+def load_setup_requirements():
+    lines = (REPO / 'requirements' / 'runtime.txt').read_text().splitlines()
+    lines = (line.split('#')[0].strip() for line in lines)
+    return [line for line in lines if line]
