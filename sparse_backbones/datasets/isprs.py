@@ -11,11 +11,14 @@ The converter reads the labels with ``mmcv.imread`` (BGR) and therefore
 lists its colour table in BGR order; mixing the two orders up is the most
 reported Potsdam data bug (mmseg#2867). This module works in RGB only.
 """
-from typing import List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
 from .image_io import decode_color_label
+
+# (R, G, B) of a label colour.
+Colour = Tuple[int, int, int]
 
 ISPRS_CLASSES: Tuple[str, ...] = ('impervious_surface', 'building',
                                   'low_vegetation', 'tree', 'car', 'clutter')
@@ -121,7 +124,52 @@ def clip_windows(height: int, width: int, clip_size: int,
             for y0 in starts(height) for x0 in starts(width)]
 
 
-def decode_isprs_label(data: bytes, source: str) -> np.ndarray:
+# Share of a label's pixels whose colour is neither a class nor the black
+# boundary, above which a converter refuses the file: they would silently
+# become boundary (ignored) pixels. Clean ISPRS labels have none; a
+# JPEG-compressed label has a large share (58 % in one test).
+OFF_PALETTE_LIMIT = 0.001
+# Distinct off-palette colours from which the file looks JPEG-compressed.
+_JPEG_LIKE_COLOURS = 32
+
+
+def off_palette_colours(label_rgb: np.ndarray) -> Dict[Colour, int]:
+    """Pixels per colour that is neither in :data:`ISPRS_PALETTE_RGB` nor
+    the black boundary, most frequent first.
+
+    Args:
+        label_rgb (np.ndarray): (H, W, 3) colour label in RGB order.
+    """
+    codes = _pack_rgb(np.asarray(label_rgb))
+    known = [_pack_rgb(np.array(c)) for c in ISPRS_PALETTE_RGB] + [0]
+    values, counts = np.unique(
+        codes[~np.isin(codes, known)], return_counts=True)
+    order = np.argsort(-counts, kind='stable')
+    return {(int(v >> 16) & 255, int(v >> 8) & 255, int(v) & 255): int(c)
+            for v, c in zip(values[order], counts[order])}
+
+
+def describe_off_palette(found: Dict[Colour, int], total: int,
+                         source: str) -> str:
+    """One line: how many pixels of ``source`` are off the palette, the
+    most frequent colours, and the likely cause."""
+    count = sum(found.values())
+    top = ', '.join(f'{colour}: {n}' for colour, n in list(found.items())[:5])
+    more = f' and {len(found) - 5} more' if len(found) > 5 else ''
+    cause = (' The many colours suggest a JPEG-compressed (lossy) label; '
+             'use the original lossless TIFF/PNG labels.'
+             if len(found) >= _JPEG_LIKE_COLOURS
+             or source.lower().endswith(('.jpg', '.jpeg')) else '')
+    return (f'{source}: {count} of {total} pixels ({100 * count / total:.2f} '
+            f'%) have colours that are no ISPRS class ({top}{more}); they '
+            f'become boundary (ignored) pixels.{cause}')
+
+
+def decode_isprs_label(
+        data: bytes,
+        source: str,
+        off_palette_limit: Optional[float] = OFF_PALETTE_LIMIT
+) -> Tuple[np.ndarray, Dict[Colour, int]]:
     """Decode an encoded ISPRS colour label file to index values 0..6.
 
     :func:`~sparse_backbones.datasets.image_io.decode_color_label` decodes
@@ -132,9 +180,17 @@ def decode_isprs_label(data: bytes, source: str) -> np.ndarray:
     Args:
         data (bytes): Content of a label TIFF/PNG.
         source (str): File (or archive member) name for error messages.
+        off_palette_limit (float, optional): Largest share of pixels with
+            colours off the palette (see :data:`OFF_PALETTE_LIMIT`); None
+            accepts any.
 
     Returns:
-        np.ndarray: uint8 array of shape (H, W) with values in 0..6.
+        tuple: uint8 index array (H, W) with values in 0..6, and the
+        off-palette colour counts (:func:`off_palette_colours`).
+
+    Raises:
+        ValueError: Not an RGB label, or more off-palette pixels than
+            ``off_palette_limit`` allows.
     """
     label = decode_color_label(data, source, channel_order='rgb')
     if label.ndim != 3:
@@ -142,4 +198,12 @@ def decode_isprs_label(data: bytes, source: str) -> np.ndarray:
             f'{source!r} has shape {label.shape}; an ISPRS label is an RGB '
             'colour image. Single-channel files are probably index labels '
             'already (0 boundary, 1..6 classes).')
-    return isprs_rgb_to_index(label)
+    found = off_palette_colours(label)
+    total = label.shape[0] * label.shape[1]
+    if off_palette_limit is not None and \
+            sum(found.values()) > off_palette_limit * total:
+        raise ValueError(
+            describe_off_palette(found, total, source) +
+            f' Refused above {100 * off_palette_limit:g} %; to convert '
+            'anyway, pass --accept-off-palette.')
+    return isprs_rgb_to_index(label), found

@@ -295,16 +295,73 @@ def test_isprs_label_colours_decode_in_rgb_order(tmp_path):
     vegetation (3), yellow car (5) -- swapped if read as RGB from BGR."""
     from sparse_backbones.datasets import decode_isprs_label
     rgb = np.array([[c for c in RGB_TO_INDEX]], np.uint8)
-    decoded = decode_isprs_label(encode(rgb, '.png'), 'label.png')
+    decoded, off_palette = decode_isprs_label(encode(rgb, '.png'),
+                                              'label.png')
     assert decoded.tolist() == [list(RGB_TO_INDEX.values())]
+    assert off_palette == {}  # black boundaries are part of the palette
     # An alpha band is ignored; a single-channel file is refused.
     bgra = np.concatenate(
         [rgb[..., ::-1], np.full((1, 7, 1), 255, np.uint8)], -1)
     ok, data = cv2.imencode('.png', bgra)
-    assert decode_isprs_label(data.tobytes(), 'a.png').tolist() == \
+    assert decode_isprs_label(data.tobytes(), 'a.png')[0].tolist() == \
         decoded.tolist()
     with pytest.raises(ValueError, match='RGB colour image'):
         decode_isprs_label(encode(np.zeros((4, 4), np.uint8), '.png'), 'g')
+
+
+def test_off_palette_label_colours_are_counted_and_refused(tmp_path,
+                                                          capsys):
+    """Colours that are no class become ignored pixels: a few are reported,
+    many (a JPEG-compressed label) refuse the tile, naming file, colours,
+    counts and the likely cause, unless --accept-off-palette."""
+    isprs = load_tool('dataset_converters/isprs.py')
+    src = tmp_path / 'zips'
+    expected = potsdam_source(src)
+    labels_zip = src / '5_Labels_all_noBoundary.zip'
+    image, index = expected['2_10']
+    _, label, _ = isprs_tile(*index.shape, 0)
+    # A lossy round trip, as a JPEG-compressed label file would be.
+    ok, jpeg = cv2.imencode('.jpg', label[..., ::-1],
+                            [cv2.IMWRITE_JPEG_QUALITY, 75])
+    lossy = cv2.imdecode(jpeg, cv2.IMREAD_COLOR)[..., ::-1]
+    with zipfile.ZipFile(labels_zip) as archive:
+        members = {n: archive.read(n) for n in archive.namelist()}
+    members['top_potsdam_2_10_label_noBoundary.tif'] = encode(lossy)
+    write_zip(labels_zip, members)
+    out = tmp_path / 'out'
+    with pytest.raises(ValueError) as error:
+        isprs.convert('potsdam', str(src), str(out), clip_size=16, stride=16)
+    message = str(error.value)
+    assert 'top_potsdam_2_10_label_noBoundary.tif' in message
+    assert 'JPEG' in message and '--accept-off-palette' in message
+    from sparse_backbones.datasets.isprs import off_palette_colours
+    found = off_palette_colours(lossy)
+    assert len(found) > 32  # JPEG noise: many colours
+    assert f'{sum(found.values())} of {index.size} pixels' in message
+    assert not out.exists() or not any(out.rglob('*.png'))  # nothing written
+
+    counts = isprs.convert('potsdam', str(src), str(out), clip_size=16,
+                           stride=16, accept_off_palette=True)
+    assert counts == dict(train=12, val=4)
+    printed = capsys.readouterr().out
+    assert 'off-palette pixels in top_potsdam_2_10_label_noBoundary.tif: ' \
+        f'{sum(found.values())}' in printed
+    assert 'in 1 of 2 label file(s)' in printed
+
+
+def test_a_few_off_palette_pixels_are_reported_not_refused(tmp_path,
+                                                           capsys):
+    from sparse_backbones.datasets.isprs import (OFF_PALETTE_LIMIT,
+                                                 decode_isprs_label)
+    label = np.zeros((100, 100, 3), np.uint8)
+    label[:50] = (0, 0, 255)
+    label[0, :int(OFF_PALETTE_LIMIT * label.size / 3)] = (10, 20, 30)
+    index, found = decode_isprs_label(encode(label, '.png'), 'few.png')
+    assert found == {(10, 20, 30): 10}
+    assert index[0, 0] == 0 and index[0, 50] == 2
+    label[1, :5] = (10, 20, 30)  # just above the limit
+    with pytest.raises(ValueError, match=r'few.png: 15 of 10000 pixels'):
+        decode_isprs_label(encode(label, '.png'), 'few.png')
 
 
 def test_vaihingen_reads_top_folder_and_eroded_labels(tmp_path):
@@ -491,6 +548,38 @@ def devkit_windows(h, w, size=800, overlap=200):
 def test_isaid_windows_match_devkit(h, w):
     isaid = load_tool('dataset_converters/isaid.py')
     assert isaid.patch_windows(h, w) == devkit_windows(h, w)
+
+
+def test_isaid_unknown_instance_colours_are_counted_and_refused(tmp_path):
+    """An instance whose class colour is no iSAID class is dropped: counted
+    and named per image, and the image refused unless the flag is given."""
+    isaid = load_tool('dataset_converters/isaid.py')
+    src = tmp_path / 'iSAID'
+    train = src / 'train' / 'images'
+    write_isaid_image(train, 'P0004', 300, 400, [
+        ((10, 10, 40, 30), 'ship', 1000),
+        ((100, 100, 140, 130), 'plane', 1001),
+    ])
+    # Re-colour the plane with a colour of no class, as lossy re-encoding
+    # or an edited mask would.
+    color_path = train / 'P0004_instance_color_RGB.png'
+    colour = cv2.imread(str(color_path))
+    colour[100:130, 100:140] = (7, 8, 9)  # BGR
+    cv2.imwrite(str(color_path), colour)
+    out = str(tmp_path / 'out')
+    with pytest.raises(ValueError) as error:
+        isaid.convert_split(str(src), out, 'train')
+    message = str(error.value)
+    assert 'P0004_instance_color_RGB.png: 1 of 2 instances' in message
+    assert '(9, 8, 7): 1' in message  # RGB
+    assert '--accept-unknown-colours' in message
+    assert not osp.exists(osp.join(out, 'train',
+                                   'instancesonly_filtered_train.json'))
+
+    counts = isaid.convert_split(
+        str(src), out, 'train', accept_unknown_colours=True)
+    assert counts['unknown_colour'] == 1 and counts['dropped'] == 1
+    assert counts['annotations'] == 1
 
 
 def test_isaid_patches_and_json(tmp_path):

@@ -121,6 +121,43 @@ _CLASS_OF_CODE = {
     r + 256 * g + 65536 * b: index
     for index, (r, g, b) in enumerate(ISAID_PALETTE_RGB)
 }
+# Share of an image's instances whose class colour is no iSAID class (the
+# instance would be dropped), above which the image is refused: clean masks
+# have none; lossy (JPEG) or re-coloured masks have many.
+UNKNOWN_COLOUR_LIMIT = 0.001
+
+
+def unknown_colour_instances(ids: np.ndarray,
+                             colors: np.ndarray) -> Tuple[Dict, int]:
+    """Instances whose majority class colour is no iSAID class.
+
+    The same rule as :func:`instances_in_patch` (the majority colour of the
+    instance's pixels), over a whole image.
+
+    Returns:
+        tuple[dict, int]: ``{(R, G, B): instances}`` of the unknown colours,
+        and the number of instances in the image.
+    """
+    codes, inverse = np.unique(ids, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    colours = colors.reshape(-1)
+    keep = codes[inverse] >= MIN_INSTANCE_ID
+    # Pixel count of every (instance, colour) pair, then each instance's
+    # most frequent colour.
+    pairs, counts = np.unique(
+        inverse[keep].astype(np.int64) * (1 << 24) + colours[keep],
+        return_counts=True)
+    instance, colour = pairs >> 24, pairs & ((1 << 24) - 1)
+    order = np.lexsort((-counts, instance))
+    first = np.ones(len(order), bool)
+    first[1:] = instance[order][1:] != instance[order][:-1]
+    majority = colour[order][first]
+    unknown: Dict[Tuple[int, int, int], int] = {}
+    for code in majority.tolist():
+        if code not in _CLASS_OF_CODE:
+            rgb = (code & 255, (code >> 8) & 255, code >> 16)
+            unknown[rgb] = unknown.get(rgb, 0) + 1
+    return unknown, len(majority)
 
 
 def read_mask_codes(path: str) -> np.ndarray:
@@ -202,7 +239,8 @@ def convert_split(src: str,
                   patch_size: int = PATCH_SIZE,
                   overlap: int = OVERLAP,
                   skip: Sequence[str] = DEVKIT_SKIPPED,
-                  bit_depth: int = 16) -> Dict[str, int]:
+                  bit_depth: int = 16,
+                  accept_unknown_colours: bool = False) -> Dict[str, int]:
     """Patch one split and write its json; return counts.
 
     Args:
@@ -214,10 +252,16 @@ def convert_split(src: str,
         skip (Sequence[str]): Image stems to leave out.
         bit_depth (int): Significant bits of 16-bit images (see
             :mod:`sparse_backbones.datasets.image_io`). Defaults to 16.
+        accept_unknown_colours (bool): Convert images where more than
+            ``UNKNOWN_COLOUR_LIMIT`` of the instances have a class colour
+            that is no iSAID class (they are dropped) instead of refusing
+            them. Either way they are counted and reported.
 
     Returns:
         dict[str, int]: ``images``, ``patches``, ``annotations``,
-        ``dropped`` (instances the devkit drops too).
+        ``dropped`` (instances the devkit drops too: unknown colour or
+        degenerate contour), ``unknown_colour`` (of those, the instances
+        with an unknown colour, counted per image).
     """
     img_dir = osp.join(src, split, 'images')
     if not osp.isdir(img_dir):
@@ -247,7 +291,7 @@ def convert_split(src: str,
     out_img_dir = osp.join(out_dir, split, 'images')
     os.makedirs(out_img_dir, exist_ok=True)
     images, annotations = [], []
-    dropped = 0
+    dropped = unknown_total = 0
     for name in tqdm(names, desc=f'iSAID {split}', unit='image'):
         stem = name[:-4]
         if stem in skip:
@@ -262,6 +306,22 @@ def convert_split(src: str,
                 raise ValueError(
                     f'{name} is {height}x{width} but its masks are '
                     f'{colors.shape} / {ids.shape}.')
+            unknown, instances = unknown_colour_instances(ids, colors)
+            lost = sum(unknown.values())
+            if lost:
+                top = ', '.join(f'{c}: {n}'
+                                for c, n in list(unknown.items())[:5])
+                message = (f'{stem}{COLOR_SUFFIX}: {lost} of {instances} '
+                           f'instances have a class colour that is no iSAID '
+                           f'class ({top}); they are dropped.')
+                if lost > UNKNOWN_COLOUR_LIMIT * instances and \
+                        not accept_unknown_colours:
+                    raise ValueError(
+                        message + ' Lossy (JPEG) or re-coloured masks are '
+                        'the usual cause; use the original PNG masks, or '
+                        'pass --accept-unknown-colours to convert anyway.')
+                print(message)
+                unknown_total += lost
         windows = patch_windows(height, width, patch_size, overlap)
         whole = windows == [(0, 0, width, height)]
         for window in windows:
@@ -301,7 +361,8 @@ def convert_split(src: str,
         images=len(names),
         patches=len(images),
         annotations=len(annotations),
-        dropped=dropped)
+        dropped=dropped,
+        unknown_colour=unknown_total)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -328,6 +389,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='image stems to leave out (default: the devkit\'s P1527 '
         'P1530)')
     add_bit_depth_argument(parser)
+    parser.add_argument(
+        '--accept-unknown-colours',
+        action='store_true',
+        help='convert images where more than 0.1 %% of the instances have a '
+        'class colour that is no iSAID class (they are dropped); without it '
+        'such images are refused')
     return parser.parse_args(argv)
 
 
@@ -340,7 +407,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     check_out_dir(args.src, args.out_dir)
     for split in args.splits:
         counts = convert_split(args.src, args.out_dir, split, args.patch_size,
-                               args.overlap, args.skip, args.bit_depth)
+                               args.overlap, args.skip, args.bit_depth,
+                               args.accept_unknown_colours)
         print(f'{split}: {counts}')
     print('read by configs/_base_/datasets/isaid.py '
           f'(data_root={args.out_dir!r})')

@@ -45,8 +45,9 @@ from sparse_backbones.datasets._common import (check_out_dir,
                                                write_image_atomic)
 from sparse_backbones.datasets.image_io import (add_bit_depth_argument,
                                                 decode_image)
-from sparse_backbones.datasets.isprs import (POTSDAM_TILES, VAIHINGEN_AREAS,
-                                             clip_windows, decode_isprs_label)
+from sparse_backbones.datasets.isprs import (OFF_PALETTE_LIMIT, POTSDAM_TILES,
+                                             VAIHINGEN_AREAS, clip_windows,
+                                             decode_isprs_label)
 
 
 class Layout(NamedTuple):
@@ -129,7 +130,8 @@ def convert(dataset: str,
             out_dir: Optional[str] = None,
             clip_size: int = 512,
             stride: int = 512,
-            bit_depth: int = 16) -> Dict[str, int]:
+            bit_depth: int = 16,
+            accept_off_palette: bool = False) -> Dict[str, int]:
     """Convert one ISPRS dataset; return the number of patches per split.
 
     Args:
@@ -142,6 +144,10 @@ def convert(dataset: str,
             mmseg's converter effectively does).
         bit_depth (int): Significant bits of 16-bit images (see
             :mod:`sparse_backbones.datasets.image_io`). Defaults to 16.
+        accept_off_palette (bool): Convert labels with more than
+            ``OFF_PALETTE_LIMIT`` of their pixels in colours that are no
+            class (they become ignored boundary pixels) instead of refusing
+            them. Either way such pixels are counted and reported.
 
     Returns:
         dict[str, int]: Patches written per split.
@@ -180,11 +186,21 @@ def convert(dataset: str,
         for split in layout.splits:
             os.makedirs(osp.join(out_dir, 'img_dir', split), exist_ok=True)
             os.makedirs(osp.join(out_dir, 'ann_dir', split), exist_ok=True)
+        # Refuse a bad label before anything is written.
+        off_palette = {}
+        for tile in tqdm(tiles, desc=f'{dataset} labels', unit='tile'):
+            name = label_members[tile]
+            _, found = decode_isprs_label(
+                labels.read(name), name,
+                None if accept_off_palette else OFF_PALETTE_LIMIT)
+            if found:
+                off_palette[name] = found
         for tile in tqdm(tiles, desc=dataset, unit='tile'):
             image_name, label_name = image_members[tile], label_members[tile]
             image = decode_image(
                 images.read(image_name), image_name, bit_depth=bit_depth)
-            label = decode_isprs_label(labels.read(label_name), label_name)
+            label, _ = decode_isprs_label(
+                labels.read(label_name), label_name, off_palette_limit=None)
             if image.shape[:2] != label.shape:
                 raise ValueError(
                     f'{image_name} is {image.shape[:2]} but {label_name} is '
@@ -193,7 +209,23 @@ def convert(dataset: str,
             counts[split] += convert_tile(image, label, out_dir, split,
                                           layout.tile_prefix + tile, clip_size,
                                           stride)
+    report_off_palette(off_palette, len(tiles))
     return counts
+
+
+def report_off_palette(off_palette: Dict[str, Dict], num_labels: int) -> None:
+    """Print the off-palette pixels per label file and overall."""
+    if not off_palette:
+        print(f'off-palette colours: none in {num_labels} label file(s)')
+        return
+    total = 0
+    for name, found in off_palette.items():
+        total += sum(found.values())
+        print(f'off-palette pixels in {name}: {sum(found.values())} '
+              f'({len(found)} colour(s), most frequent '
+              f'{next(iter(found.items()))})')
+    print(f'off-palette pixels overall: {total} in {len(off_palette)} of '
+          f'{num_labels} label file(s), written as boundary (ignored)')
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -219,13 +251,19 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='step between patches (default 512 = the patches of mmseg\'s '
         'converter; 256 gives really overlapping patches)')
     add_bit_depth_argument(parser)
+    parser.add_argument(
+        '--accept-off-palette',
+        action='store_true',
+        help='convert labels with more than 0.1 %% of their pixels in '
+        'colours that are no class (e.g. JPEG-compressed labels); they '
+        'become ignored pixels. Without it such labels are refused')
     return parser.parse_args(argv)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     counts = convert(args.dataset, args.src, args.out_dir, args.clip_size,
-                     args.stride, args.bit_depth)
+                     args.stride, args.bit_depth, args.accept_off_palette)
     out_dir = args.out_dir or LAYOUTS[args.dataset].default_out
     print(f'wrote {counts} patches to {out_dir}/{{img_dir,ann_dir}}')
     print(f'read by configs/_base_/datasets/{args.dataset}.py (6 classes, '
