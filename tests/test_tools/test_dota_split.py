@@ -231,12 +231,51 @@ def test_resume_skips_finished_images_and_checks_settings(tmp_path):
     assert tool.split_dota([src], out, settings(), progress=False) == []
     assert not osp.exists(removed)  # finished images are not redone
     # An image missing from the record (interrupted) is split again.
+    fingerprint = tool.input_fingerprint(
+        osp.join(src, 'images', 'P0002.png'),
+        osp.join(src, 'labelTxt', 'P0002.txt'))
     with open(osp.join(out, tool.DONE_FILE), 'w') as f:
-        f.write('P0002\n')
+        f.write(f'P0002\t{fingerprint}\n')
     (result, ) = tool.split_dota([src], out, settings(), progress=False)
     assert result.stem == 'P0001' and osp.exists(removed)
     with pytest.raises(ValueError, match='gaps differ'):
         tool.split_dota([src], out, settings(gaps=[100]), progress=False)
+
+
+def test_rerun_splits_again_an_image_whose_inputs_changed(tmp_path):
+    """A label file fixed since the last run is not skipped: the image is
+    split again and its patches carry the new labels; an image whose size
+    changed leaves no patch of the old windows behind."""
+    src = write_source(tmp_path / 'src')
+    write_source(tmp_path / 'src', 'P0002', '')
+    out = str(tmp_path / 'out')
+    tool.split_dota([src], out, settings(), progress=False)
+    first = osp.join(out, 'labelTxt', 'P0001__256__0___0.txt')
+    assert 'plane' in open(first).read()
+
+    label = osp.join(src, 'labelTxt', 'P0001.txt')
+    with open(label, 'w') as f:
+        f.write('10 10 60 10 60 40 10 40 helicopter 0\n')
+    stat = os.stat(label)
+    os.utime(label, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    (result, ) = tool.split_dota([src], out, settings(), progress=False)
+    assert result.stem == 'P0001'  # P0002 is unchanged: skipped
+    text = open(first).read()
+    assert 'helicopter' in text and 'plane' not in text
+
+    # A smaller image: the windows of the old size must not stay.
+    old_windows = set(os.listdir(osp.join(out, 'images')))
+    write_source(tmp_path / 'src', 'P0001', labels='',
+                 image=np.zeros((300, 300, 3), np.uint8))
+    (result, ) = tool.split_dota([src], out, settings(), progress=False)
+    now = {n for n in os.listdir(osp.join(out, 'images'))
+           if n.startswith('P0001__')}
+    assert len(now) == result.patches == 4  # 300 px: x, y starts 0 and 44
+    assert {n for n in old_windows if n.startswith('P0001__')} - now
+    assert all(osp.exists(osp.join(out, 'labelTxt', n[:-4] + '.txt'))
+               for n in now)
+    assert len(os.listdir(osp.join(out, 'labelTxt'))) == len(
+        os.listdir(osp.join(out, 'images')))
 
 
 def test_split_labels_merge_back_to_a_perfect_score(tmp_path):

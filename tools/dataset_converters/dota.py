@@ -37,7 +37,9 @@ one radiometry and match what ``tools/infer_large.py`` feeds the model.
 Label lines that cannot be read are reported with ``file:line`` and skipped;
 an empty label file is an image without objects. The tool never writes into
 a source folder, and it is resumable: images finished by an earlier run
-with the same settings (listed in ``<out-dir>/.split_done``) are skipped.
+with the same settings (listed in ``<out-dir>/.split_done`` with the size
+and modification time of their image and label file) are skipped; an image
+or label file changed since is split again, its old patches removed first.
 """
 import argparse
 import multiprocessing
@@ -317,8 +319,23 @@ def check_out_dir(out_dir: str, sources: Sequence[str]) -> None:
                 'Choose a folder outside it, e.g. data/split_ss_dota/train.')
 
 
-def _prepare_out_dir(out_dir: str, settings: SplitSettings) -> set:
-    """Create the output folders; return the stems finished before.
+def input_fingerprint(img_path: str, label_path: Optional[str]) -> str:
+    """Size and modification time of an image and its label file: what
+    tells a finished image from one whose inputs changed since."""
+    parts = []
+    for path in (img_path, label_path):
+        if path is None:
+            parts.append('-')
+        else:
+            stat = os.stat(path)
+            parts.append(f'{stat.st_size}:{stat.st_mtime_ns}')
+    return ','.join(parts)
+
+
+def _prepare_out_dir(out_dir: str, settings: SplitSettings) -> dict:
+    """Create the output folders; return ``{stem: input fingerprint}`` of
+    the images finished before (the last entry of a stem counts; a line
+    without a fingerprint, from older versions, matches no input).
 
     Raises:
         ValueError: The folder holds patches made with other settings.
@@ -328,10 +345,24 @@ def _prepare_out_dir(out_dir: str, settings: SplitSettings) -> set:
         os.makedirs(osp.join(out_dir, 'labelTxt'), exist_ok=True)
     check_out_dir_settings(out_dir, settings.__dict__)
     done_path = osp.join(out_dir, DONE_FILE)
-    if not osp.isfile(done_path):
-        return set()
-    with open(done_path) as f:
-        return {line.strip() for line in f if line.strip()}
+    done = {}
+    if osp.isfile(done_path):
+        with open(done_path) as f:
+            for line in f:
+                stem, _, fingerprint = line.rstrip('\n').partition('\t')
+                if stem:
+                    done[stem] = fingerprint
+    return done
+
+
+def _remove_patches(out_dir: str, stem: str) -> None:
+    """Delete the patches (and labels) of one source image."""
+    for folder in ('images', 'labelTxt'):
+        directory = osp.join(out_dir, folder)
+        if osp.isdir(directory):
+            for name in os.listdir(directory):
+                if name.startswith(stem + '__'):
+                    os.remove(osp.join(directory, name))
 
 
 def split_dota(sources: Sequence[str],
@@ -363,11 +394,21 @@ def split_dota(sources: Sequence[str],
     check_out_dir(out_dir, sources)
     pairs = list_sources(sources, label_folder, not settings.with_labels)
     done = _prepare_out_dir(out_dir, settings)
-    todo = [(img, label, out_dir, settings) for img, label in pairs
-            if osp.splitext(osp.basename(img))[0] not in done]
+    fingerprints, todo, changed = {}, [], []
+    for img, label in pairs:
+        stem = osp.splitext(osp.basename(img))[0]
+        fingerprints[stem] = input_fingerprint(img, label)
+        if done.get(stem) == fingerprints[stem]:
+            continue
+        if stem in done:
+            # Its image or label changed since: no stale patch may stay.
+            _remove_patches(out_dir, stem)
+            changed.append(stem)
+        todo.append((img, label, out_dir, settings))
     if done and progress:
         print(f'{len(pairs) - len(todo)} image(s) already split in '
-              f'{out_dir!r}, {len(todo)} to go.')
+              f'{out_dir!r}, {len(todo)} to go'
+              f'{f" ({len(changed)} changed since)" if changed else ""}.')
     results = []
     with open(osp.join(out_dir, DONE_FILE), 'a') as done_file:
         if nproc > 1 and len(todo) > 1:
@@ -385,7 +426,8 @@ def split_dota(sources: Sequence[str],
                 results.append(result)
                 if result.error is None:
                     # Only here, after all its files were written.
-                    done_file.write(result.stem + '\n')
+                    done_file.write(
+                        f'{result.stem}\t{fingerprints[result.stem]}\n')
                     done_file.flush()
         finally:
             if pool is not None:
