@@ -21,6 +21,7 @@ from mmengine.runner import Runner
 
 import sparse_backbones  # noqa: F401  (registers all modules)
 from sparse_backbones.demo import prepare_demo
+from sparse_backbones.engine import ATOMIC_BACKEND
 from sparse_backbones.models import sync_in_channels
 from sparse_backbones.utils.safe_load import enable_safe_checkpoint_loading
 
@@ -96,7 +97,21 @@ def load_config(args: argparse.Namespace) -> Config:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
     setup_distributed_without_cuda(cfg)
+    use_atomic_checkpoints(cfg)
     return cfg
+
+
+def use_atomic_checkpoints(cfg: Config) -> None:
+    """Write checkpoints all-or-nothing (``AtomicLocalBackend``): a run
+    killed while saving leaves the previous files whole.
+
+    Only where the config chose no file backend and saves locally.
+    """
+    hook = (cfg.get('default_hooks', None) or {}).get('checkpoint', None)
+    if not hook or hook.get('backend_args', None) or \
+            '://' in str(hook.get('out_dir', None) or ''):
+        return
+    hook['backend_args'] = dict(backend=ATOMIC_BACKEND)
 
 
 def check_param_schedulers(cfg: Config) -> None:

@@ -1,10 +1,11 @@
 # Copyright (c) sparse_backbones contributors. All rights reserved.
+from .atomic_backend import ATOMIC_BACKEND, AtomicLocalBackend
 from .dge_hooks import FLOPsRatioHook
 from .ib_hook import LTMIBHook
 from .optimizers import LayerDecayOptimWrapperConstructor
 from .safe_load_hook import SafeCheckpointLoadingHook
 
 __all__ = [
-    'FLOPsRatioHook', 'LTMIBHook', 'LayerDecayOptimWrapperConstructor',
+    'ATOMIC_BACKEND', 'AtomicLocalBackend', 'FLOPsRatioHook', 'LTMIBHook', 'LayerDecayOptimWrapperConstructor',
     'SafeCheckpointLoadingHook'
 ]
