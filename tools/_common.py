@@ -98,7 +98,25 @@ def load_config(args: argparse.Namespace) -> Config:
                                 osp.splitext(osp.basename(args.config))[0])
     setup_distributed_without_cuda(cfg)
     use_atomic_checkpoints(cfg)
+    sync_buffers_across_ranks(cfg)
     return cfg
+
+
+def sync_buffers_across_ranks(cfg: Config) -> None:
+    """Add mmengine's ``SyncBuffersHook`` unless the config has it.
+
+    The runner's DDP wrapper does not broadcast buffers, so every rank
+    keeps its own BatchNorm running statistics: rank 0's would be saved and
+    each rank would validate with other ones. The hook averages the buffers
+    across ranks after every training epoch (iteration-based loops: before
+    every validation); it does nothing in a single process.
+    """
+    hooks = list(cfg.get('custom_hooks', None) or [])
+    if not any(
+            str(hook.get('type', '')).split('.')[-1] == 'SyncBuffersHook'
+            for hook in hooks):
+        hooks.append(dict(type='SyncBuffersHook'))
+    cfg.custom_hooks = hooks
 
 
 def use_atomic_checkpoints(cfg: Config) -> None:

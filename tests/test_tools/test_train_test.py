@@ -373,10 +373,26 @@ def test_distributed_two_ranks_agree(workspace):
         assert torch.equal(params[0][name], params[1][name]), name
     assert any(not torch.equal(params[0][n], starts[0]['params'][n])
                for n in params[0])
+    # BatchNorm running statistics too (LeMeViT's stem and downsampling):
+    # tools/train.py adds mmengine's SyncBuffersHook, which averages them
+    # across ranks after every epoch; without it each rank kept its own.
+    buffers = [d['buffers'] for d in dumps]
+    stats = [n for n in buffers[0] if n.endswith('running_var')]
+    assert stats, 'the model has no BatchNorm statistics to compare'
+    for name in buffers[0]:
+        assert torch.equal(buffers[0][name], buffers[1][name]), name
+    assert any(not torch.equal(buffers[0][n], starts[0]['buffers'][n])
+               for n in stats)
     allow_mmengine_checkpoint_types()  # not installed by the import
     saved = torch.load(work_dir / 'epoch_2.pth', weights_only=True)
     for name, param in params[0].items():
         assert torch.equal(param, saved['state_dict'][name]), name
+    # The checkpoint holds the persistent ones (not the data
+    # preprocessor's mean/std), all BatchNorm statistics among them.
+    persistent = [n for n in buffers[0] if n in saved['state_dict']]
+    assert set(stats) <= set(persistent)
+    for name in persistent:
+        assert torch.equal(buffers[0][name], saved['state_dict'][name]), name
 
 
 def test_missing_dataset_names_path_and_demo(workspace):

@@ -22,7 +22,7 @@ class StateProbeHook(Hook):
     Writes ``{out_dir}/{stage}_rank{rank}.pth`` for the stages
     ``before_train`` (after a resume has loaded its checkpoint) and
     ``after_train``, holding ``rank``, ``world_size``, ``epoch``, ``iter``,
-    ``params`` (name -> tensor) and ``samples`` (``(epoch, img_path)`` of
+    ``params`` and ``buffers`` (name -> tensor) and ``samples`` (``(epoch, img_path)`` of
     every training sample this rank saw).
 
     Args:
@@ -49,6 +49,10 @@ class StateProbeHook(Hook):
                 params={
                     name: param.detach().cpu().clone()
                     for name, param in model.named_parameters()
+                },
+                buffers={
+                    name: buffer.detach().cpu().clone()
+                    for name, buffer in model.named_buffers()
                 },
                 samples=list(self.samples)),
             osp.join(self.out_dir, f'{stage}_rank{get_rank()}.pth'))
