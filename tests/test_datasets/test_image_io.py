@@ -72,13 +72,44 @@ def tile(request):
         array=data,
         bytes=encode(data, ext),
         ext=ext,
+        bit_depth=16,
         expected=expected_bgr(data))
+
+
+def tile12bit(bands: int) -> np.ndarray:
+    """12-bit sensor values (0..4095) in a 16-bit file, (H, W[, bands])."""
+    rng = np.random.default_rng(100 + bands)
+    shape = (H, W) if bands == 1 else (H, W, bands)
+    tile = rng.integers(0, 4096, shape, dtype=np.uint16)
+    tile.flat[:4] = (0, 8, 2048, 4095)  # round-half (2048) and the top
+    return tile
+
+
+@pytest.fixture(
+    params=[(3, '.tif'), (1, '.png')], ids=['3band.tif', '1band.png'])
+def tile12(request):
+    """A 12-bit tile read with ``bit_depth=12``: ``value * 255 / 4095``,
+    so the full 12-bit range becomes the full 8-bit range, not the near
+    black (at most 16) of the 16-bit scale."""
+    bands, ext = request.param
+    data = tile12bit(bands)
+    pixels = np.floor(data.astype(np.float64) * 255 / 4095 + 0.5).astype(
+        np.uint8)
+    if pixels.ndim == 2:
+        pixels = np.repeat(pixels[..., None], 3, axis=2)
+    return SimpleNamespace(
+        array=data,
+        bytes=encode(data, ext),
+        ext=ext,
+        bit_depth=12,
+        expected=pixels)
 
 
 # Each reader: (tile, tmp_path, monkeypatch) -> the uint8 BGR (H, W, 3)
 # pixels it hands on.
 def via_image_io(tile, tmp_path, monkeypatch):
-    return image_io.read_image(write(tmp_path / f'a{tile.ext}', tile.bytes))
+    return image_io.read_image(
+        write(tmp_path / f'a{tile.ext}', tile.bytes), bit_depth=tile.bit_depth)
 
 
 def _first_step(dataset, index: int = 0) -> np.ndarray:
@@ -104,7 +135,8 @@ def via_aid_dataset(tile, tmp_path, monkeypatch):
                 data_prefix='images',
                 ann_file='split.txt',
                 pipeline=[
-                    dict(type='LoadImageFromFile'),
+                    dict(
+                        type='LoadImageFromFile', bit_depth=tile.bit_depth),
                     dict(type='PackInputs')
                 ]))
         inputs = dataset[0]['inputs']  # what the model gets, CHW
@@ -129,7 +161,8 @@ def via_dota_dataset(tile, tmp_path, monkeypatch):
                 img_suffix=tile.ext,
                 test_mode=True,
                 pipeline=[
-                    dict(type='LoadImageFromFile'),
+                    dict(
+                        type='LoadImageFromFile', bit_depth=tile.bit_depth),
                     dict(type='PackDetInputs', meta_keys=('img_id', ))
                 ]))
         inputs = dataset[0]['inputs']
@@ -156,7 +189,8 @@ def via_potsdam_dataset(tile, tmp_path, monkeypatch):
                     img_path='img_dir/val', seg_map_path='ann_dir/val'),
                 img_suffix=tile.ext,
                 pipeline=[
-                    dict(type='LoadImageFromFile'),
+                    dict(
+                        type='LoadImageFromFile', bit_depth=tile.bit_depth),
                     dict(type='LoadAnnotations'),
                     dict(type='PackSegInputs')
                 ]))
@@ -178,6 +212,9 @@ def via_demo(tile, tmp_path, monkeypatch):
         Config.fromfile(str(REPO / 'configs/det/lemevit_maskrcnn.py')),
         str(tmp_path / 'demo'))
     dataset_cfg = cfg.test_dataloader.dataset
+    # As a config for 12-bit imagery says it (the demo's loader is the
+    # plain LoadImageFromFile, routed to LoadRSImageFromFile).
+    dataset_cfg.pipeline[0]['bit_depth'] = tile.bit_depth
     images = osp.join(dataset_cfg.data_root, dataset_cfg.data_prefix.img_path)
     name = sorted(os.listdir(images))[0]
     # The demo patch is replaced by the tile (its content decides the
@@ -203,7 +240,8 @@ def via_dota_converter(tile, tmp_path, monkeypatch):
         iof_thr=0.7,
         pad_value=[0, 0, 0],
         classes=[],
-        with_labels=False)
+        with_labels=False,
+        bit_depth=tile.bit_depth)
     out = str(tmp_path / 'out')
     os.makedirs(osp.join(out, 'images'))
     result = tool.split_image(img_path, None, out, settings)
@@ -219,7 +257,8 @@ def via_isaid_converter(tile, tmp_path, monkeypatch):
     # The converter lists P<n>.png; the decoder goes by the content.
     write(src / 'test' / 'images' / 'P0001.png', tile.bytes)
     out = str(tmp_path / 'out')
-    counts = tool.convert_split(str(src), out, 'test', skip=())
+    counts = tool.convert_split(
+        str(src), out, 'test', skip=(), bit_depth=tile.bit_depth)
     assert counts['patches'] == 1
     return cv2.imread(
         osp.join(out, 'test', 'images', 'P0001.png'), cv2.IMREAD_UNCHANGED)
@@ -237,7 +276,8 @@ def via_isprs_converter(tile, tmp_path, monkeypatch):
         archive.writestr('top_potsdam_2_10_label_noBoundary.tif',
                          encode(white, '.tif'))
     out = tmp_path / 'out'
-    counts = tool.convert('potsdam', str(src), str(out))
+    counts = tool.convert(
+        'potsdam', str(src), str(out), bit_depth=tile.bit_depth)
     assert counts['train'] == 1
     (name, ) = os.listdir(out / 'img_dir' / 'train')
     return cv2.imread(
@@ -278,6 +318,7 @@ def via_infer_large(tile, tmp_path, monkeypatch):
         tool.main([
             str(config),
             str(checkpoint), image, '--tile', '64', '--overlap', '0',
+            '--bit-depth', str(tile.bit_depth),
             '--no-progress', '--no-deploy', '--out-dir',
             str(tmp_path / 'out')
         ])
@@ -287,7 +328,8 @@ def via_infer_large(tile, tmp_path, monkeypatch):
 def via_visualize(tile, tmp_path, monkeypatch):
     from sparse_backbones.visualization import load_image
     image = write(tmp_path / f'v{tile.ext}', tile.bytes)
-    inputs, rgb = load_image(image, (0., 0., 0.), (1., 1., 1.))
+    inputs, rgb = load_image(
+        image, (0., 0., 0.), (1., 1., 1.), bit_depth=tile.bit_depth)
     # The tensor the backbone gets is the drawn RGB image, normalised.
     np.testing.assert_array_equal(inputs[0].permute(1, 2, 0).numpy(),
                                   rgb.astype(np.float32))
@@ -308,7 +350,10 @@ def via_visualize_tool(tile, tmp_path, monkeypatch):
     monkeypatch.setattr(
         tool, 'get_drawer', lambda design: lambda backbone, inputs, rgb, out,
         **kwargs: seen.append((inputs, rgb)))
-    tool.main(['dge', 'cfg.py', 'none', image, '--out', 'x.png'])
+    tool.main([
+        'dge', 'cfg.py', 'none', image, '--out', 'x.png', '--bit-depth',
+        str(tile.bit_depth)
+    ])
     inputs, rgb = seen[0]
     assert torch.equal(inputs[0].permute(1, 2, 0),
                        torch.from_numpy(rgb).float())
@@ -339,6 +384,17 @@ def test_every_entry_point_hands_on_the_same_pixels(reader, tile, tmp_path,
     assert pixels.dtype == np.uint8 and pixels.shape == (H, W, 3), (
         reader, pixels.dtype, pixels.shape)
     np.testing.assert_array_equal(pixels, tile.expected, err_msg=reader)
+
+
+@pytest.mark.parametrize('reader', list(READERS))
+def test_every_entry_point_reads_12bit_data_with_bit_depth_12(
+        reader, tile12, tmp_path, monkeypatch):
+    """12-bit data in a 16-bit file, with each entry point's bit-depth
+    option: the same full-range uint8 pixels everywhere."""
+    pixels = np.asarray(READERS[reader](tile12, tmp_path, monkeypatch))
+    assert pixels.shape == (H, W, 3), (reader, pixels.shape)
+    np.testing.assert_array_equal(pixels, tile12.expected, err_msg=reader)
+    assert pixels.max() == 255  # 4095: full range, not near-black
 
 
 def test_the_tile_tells_the_policies_apart():
