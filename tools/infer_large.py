@@ -336,8 +336,11 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     if args.device == 'cpu':
         keep_freed_memory()  # CPU inference speed; see its docstring
     enable_safe_checkpoint_loading()  # checkpoints of tools/train.py
+    # The file is checked (readable, weights_only, keys that fit) against
+    # the bare model before the host's init_* loads it.
+    check_checkpoint_fits(
+        build_model(cfg, None, 'cpu', task), args.checkpoint)
     model = build_model(cfg, args.checkpoint, args.device, task)
-    check_checkpoint_fits(model, args.checkpoint)
     if not args.no_deploy:
         deploy(model)
     pipeline = build_pipeline(model.cfg, task)

@@ -11,7 +11,8 @@ from typing import Callable, Dict, List, Optional
 import torch
 
 from ..utils import unwrap_state_dict
-from ..utils.safe_load import (safe_checkpoint_loading,
+from ..utils.safe_load import (describe_unreadable_checkpoint,
+                               safe_checkpoint_loading,
                                unsafe_globals_in_file)
 
 
@@ -56,24 +57,15 @@ def load_upstream_checkpoint(path: str) -> Dict[str, torch.Tensor]:
         with safe_checkpoint_loading([argparse.Namespace]):
             checkpoint = torch.load(
                 path, map_location='cpu', weights_only=True)
-    except pickle.UnpicklingError as error:
-        unsafe = unsafe_globals_in_file(path)
-        if not unsafe:
-            sys.exit(f'error: {path} is not a checkpoint torch can read '
-                     f'({str(error).splitlines()[-1]}); expected a file '
-                     f'written by torch.save.')
+    except (pickle.UnpicklingError, EOFError) as error:
         # Never suggest an unrestricted load: that is what runs the code.
-        sys.exit(
-            f'error: {path} holds Python objects besides the weights '
-            f'({", ".join(unsafe)}). Unpickling them runs whatever code '
-            f'they name, so the file was not loaded, and it must not be '
-            f'loaded unrestricted unless you trust where it came from. If '
-            f'you do, keep only its weights first, in an environment with '
-            f'those packages (e.g. yacs), and convert the result; otherwise '
-            f'ask its authors for a weights-only checkpoint.')
-    except EOFError:
-        sys.exit(f'error: {path} is empty ({osp.getsize(path)} bytes); '
-                 f'expected a checkpoint written by torch.save.')
+        message = describe_unreadable_checkpoint(path, error)
+        if unsafe_globals_in_file(path):
+            message += (' If you do, keep only its weights first, in an '
+                        'environment with those packages (e.g. yacs), and '
+                        'convert the result; otherwise ask its authors for a '
+                        'weights-only checkpoint.')
+        sys.exit(f'error: {message}')
     return unwrap_state_dict(checkpoint)
 
 

@@ -5,6 +5,8 @@ from typing import Dict, List, Mapping, Sequence
 
 import torch
 
+from .safe_load import describe_unreadable_checkpoint
+
 # Where training frameworks put the weights: timm (`state_dict`,
 # `state_dict_ema`), DeiT/Swin/LIT-style (`model`), mmengine (`state_dict`).
 WRAPPER_KEYS = ('state_dict', 'model', 'state_dict_ema', 'model_ema')
@@ -109,12 +111,10 @@ def check_checkpoint_fits(model: torch.nn.Module, path: str) -> None:
         model = model.module
     try:
         checkpoint = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as error:  # what torch says names the problem
-        raise ValueError(
-            f'cannot read the checkpoint {path}: {type(error).__name__}: '
-            f'{str(error).splitlines()[0] if str(error) else ""} (expected '
-            f'a file written by torch.save, e.g. by tools/train.py)'
-        ) from error
+    except Exception as error:  # noqa: BLE001  (described below)
+        raise ValueError('cannot read the checkpoint: ' +
+                         describe_unreadable_checkpoint(path, error) +
+                         ' (tools/train.py writes such files)') from error
     state_dict = checkpoint.get('state_dict', checkpoint) \
         if isinstance(checkpoint, Mapping) else None
     if not isinstance(state_dict, Mapping):

@@ -51,7 +51,7 @@ from mmengine.logging import HistoryBuffer
 __all__ = [
     'enable_safe_checkpoint_loading', 'safe_checkpoint_loading',
     'allow_mmengine_checkpoint_types', 'mmengine_checkpoint_globals',
-    'unsafe_globals_in_file'
+    'unsafe_globals_in_file', 'describe_unreadable_checkpoint'
 ]
 
 _SafeGlobal = Union[Callable, Tuple[Callable, str]]
@@ -226,3 +226,41 @@ def unsafe_globals_in_file(path: str) -> List[str]:
                 break
     return sorted(
         name for name in found if not name.startswith(_LEGACY_TENSOR_GLOBALS))
+
+
+def describe_unreadable_checkpoint(path: str, error: BaseException) -> str:
+    """What a file that ``torch.load(weights_only=True)`` refused is.
+
+    Names the globals a file would run code with, and never suggests an
+    unrestricted load (torch's own message does: that is what runs the
+    code). Used by every loader of ours that reports a refused file.
+
+    Args:
+        path (str): The file.
+        error (BaseException): What ``torch.load`` raised.
+
+    Returns:
+        str: One sentence starting with the path.
+    """
+    if isinstance(error, EOFError) or (
+            os.path.isfile(path) and os.path.getsize(path) == 0):
+        return (f'{path} is empty (0 bytes) (EOFError); expected a file '
+                'written by torch.save.')
+    if isinstance(error, pickle.UnpicklingError):
+        try:
+            unsafe = unsafe_globals_in_file(path)
+        except Exception:  # noqa: BLE001  (not even a pickle)
+            unsafe = []
+        if unsafe:
+            return (f'{path} holds Python objects besides the weights '
+                    f'({", ".join(unsafe)}). Unpickling them runs whatever '
+                    'code they name, so the file was not loaded, and it '
+                    'must not be loaded unrestricted unless you trust where '
+                    'it came from.')
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    detail = lines[-1] if lines else ''
+    if 'weights_only' in detail:  # torch's advice to load unrestricted
+        detail = ''
+    return (f'{path} is not a checkpoint torch can read '
+            f'({type(error).__name__}{": " + detail if detail else ""}); '
+            'expected a file written by torch.save.')

@@ -1,0 +1,125 @@
+# Copyright (c) sparse_backbones contributors. All rights reserved.
+"""A checkpoint whose unpickling runs code is refused on every load path a
+user takes, and the code never runs (the marker file is never created).
+
+The paths: ``tools/test.py``, ``tools/train.py --resume`` and ``load_from``,
+``init_cfg=dict(type='Pretrained')`` of a backbone, mmengine's
+``load_checkpoint``, ``tools/infer_large.py`` and the visualisation loader
+(the model converters have their own test, tests/test_converters). They run
+in this process, on both dependency stacks (on the maintained fork the
+mmengine paths go through the shim of utils/fork_shims.py).
+"""
+import os
+import pickle
+
+import pytest
+import torch
+from mmengine.runner import load_checkpoint
+
+from tests import REPO, load_tool
+
+CLS_CONFIG = str(REPO / 'configs/cls/lemevit-tiny_8xb64_aid.py')
+SHORT = [
+    'train_dataloader.dataset.indices=4', 'train_dataloader.batch_size=4',
+    'train_cfg.max_epochs=2', 'param_scheduler.1.begin=1',
+    'val_dataloader.dataset.indices=4', 'test_dataloader.dataset.indices=4'
+]
+
+
+class _Payload:
+    """Unpickling it runs ``touch <marker>``."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f'touch {self.marker}', )
+
+
+@pytest.fixture
+def payload(tmp_path, monkeypatch):
+    """(checkpoint path, marker path); the test runs in tmp_path."""
+    monkeypatch.chdir(tmp_path)
+    marker = tmp_path / 'code_ran'
+    path = tmp_path / 'evil.pth'
+    torch.save(
+        dict(
+            state_dict={'backbone.x': torch.zeros(1)},
+            meta=dict(note=_Payload(str(marker)))), path)
+    return str(path), marker
+
+
+def _refused(call, marker, ours=True):
+    """The call fails naming the global, the code did not run, and (on
+    the paths whose message is ours) no unrestricted load is suggested."""
+    with pytest.raises((pickle.UnpicklingError, ValueError)) as error:
+        call()
+    message = str(error.value)
+    assert 'system' in message, message
+    if ours:
+        assert 'runs whatever code' in message, message
+        assert 'weights_only=False' not in message, message
+    assert not marker.exists(), 'the checkpoint ran its code'
+
+
+def test_tools_test(payload, tmp_path):
+    path, marker = payload
+    tool = load_tool('test.py')
+    _refused(
+        lambda: tool.main([
+            CLS_CONFIG, path, '--demo', '--work-dir',
+            str(tmp_path / 'wt'), '--cfg-options', *SHORT
+        ]), marker)
+
+
+@pytest.mark.parametrize('how', ['--resume', 'load_from'])
+def test_tools_train(payload, tmp_path, how):
+    path, marker = payload
+    tool = load_tool('train.py')
+    args = [CLS_CONFIG, '--demo', '--work-dir', str(tmp_path / how)]
+    if how == '--resume':
+        args += ['--resume', path, '--cfg-options', *SHORT]
+    else:
+        args += ['--cfg-options', *SHORT, f'load_from={path}']
+    # load_from goes through mmengine's loader: torch's message.
+    _refused(lambda: tool.main(args), marker, ours=how == '--resume')
+
+
+def test_init_cfg_pretrained(payload):
+    from sparse_backbones.backbones import LeMeViT
+    path, marker = payload
+    model = LeMeViT(
+        arch='tiny',
+        init_cfg=dict(type='Pretrained', checkpoint=path, prefix='backbone.'))
+    _refused(model.init_weights, marker, ours=False)
+
+
+def test_mmengine_load_checkpoint(payload):
+    path, marker = payload
+    # torch's own message (mmengine passes it on): not ours to word.
+    _refused(
+        lambda: load_checkpoint(torch.nn.Linear(1, 1), path),
+        marker,
+        ours=False)
+
+
+def test_visualization_loader(payload):
+    from sparse_backbones.visualization import load_backbone
+    path, marker = payload
+    _refused(lambda: load_backbone(CLS_CONFIG, path), marker)
+
+
+def test_infer_large(payload, tmp_path):
+    import cv2
+    import numpy as np
+    path, marker = payload
+    image = tmp_path / 'scene.png'
+    cv2.imwrite(str(image), np.zeros((64, 64, 3), np.uint8))
+    tool = load_tool('infer_large.py')
+    det_config = str(REPO / 'configs/det/lemevit_maskrcnn.py')
+    _refused(
+        lambda: tool.main([
+            det_config, path,
+            str(image), '--out-dir',
+            str(tmp_path / 'out'), '--no-progress'
+        ]), marker)
