@@ -154,6 +154,12 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         # Resuming is exact: a checkpoint of another model is an error here,
         # not "different number of parameter groups" later.
         check_checkpoint_fits(runner.model, resume_from)
+    elif cfg.get('load_from', None) and not cfg.get('resume', False):
+        # mmengine would only log the mismatch and train from scratch.
+        # Fresh modules (a new head) are what the config names.
+        check_checkpoint_fits(
+            runner.model, cfg.load_from,
+            cfg.get('load_from_new_modules', None) or ())
     last_val = LastMetricsHook()
     runner.register_hook(last_val)
     runner.train()

@@ -91,7 +91,9 @@ def _prefix_hint(missing: List[str], theirs: List[str]) -> List[str]:
     return []
 
 
-def check_checkpoint_fits(model: torch.nn.Module, path: str) -> None:
+def check_checkpoint_fits(model: torch.nn.Module,
+                          path: str,
+                          new_modules: Sequence[str] = ()) -> None:
     """Refuse a checkpoint file whose weights do not fit ``model`` exactly,
     before anything is computed with it: mmengine's loader only logs the
     mismatch and goes on with random weights.
@@ -101,6 +103,11 @@ def check_checkpoint_fits(model: torch.nn.Module, path: str) -> None:
             test-time-augmentation wrappers are looked through.
         path (str): The checkpoint file, as mmengine's Runner would load it
             (its ``state_dict`` entry, ``module.`` prefixes stripped).
+        new_modules (Sequence[str]): Names of the model's modules that are
+            meant to start fresh (e.g. ``'head'`` when fine-tuning a
+            classifier with other classes, ``'roi_head'`` when a detector
+            starts from a classification checkpoint): their keys may be
+            missing, of other shapes, or absent from the model.
 
     Raises:
         ValueError: The file is not a checkpoint, or its keys or shapes do
@@ -133,14 +140,25 @@ def check_checkpoint_fits(model: torch.nn.Module, path: str) -> None:
         version = versions.get(name)
         if callable(upgrade) and (version is None or version < 2):
             upgrade(state_dict, f'{name}.' if name else '')
-    lines = checkpoint_mismatch(
-        model.state_dict(), state_dict, ignore_unexpected=False)
+    prefixes = tuple(f'{name}.' for name in new_modules)
+    own = {
+        k: v
+        for k, v in model.state_dict().items() if not k.startswith(prefixes)
+    }
+    theirs = {
+        k: v
+        for k, v in state_dict.items() if not k.startswith(prefixes)
+    }
+    lines = checkpoint_mismatch(own, theirs, ignore_unexpected=False)
     if lines:
         raise ValueError(
             f'{path} does not fit the model of the config '
             f'({type(model).__name__}): ' + '; '.join(lines) + '. Check '
             f'that the checkpoint was trained with this config (same '
-            f'backbone arch and number of classes).')
+            f'backbone arch and number of classes)' +
+            ('' if new_modules else
+             '; modules meant to start fresh (a new head) are named by '
+             "load_from_new_modules=['head'] in the config") + '.')
 
 
 def _strip_module(name: str) -> str:

@@ -123,3 +123,37 @@ def test_infer_large(payload, tmp_path):
             str(image), '--out-dir',
             str(tmp_path / 'out'), '--no-progress'
         ]), marker)
+
+
+def test_train_load_from_refuses_a_checkpoint_that_does_not_fit(tmp_path,
+                                                                monkeypatch):
+    """load_from of another model is an error, not a silent start from
+    scratch; the head named by load_from_new_modules may differ."""
+    monkeypatch.chdir(tmp_path)
+    other = tmp_path / 'other.pth'
+    torch.save(dict(state_dict={'model.conv.weight': torch.zeros(1)}), other)
+    tool = load_tool('train.py')
+    args = [CLS_CONFIG, '--demo', '--work-dir', str(tmp_path / 'w1')]
+    with pytest.raises(ValueError, match='does not fit the model'):
+        tool.main(args + ['--cfg-options', *SHORT, f'load_from={other}'])
+    assert not list((tmp_path / 'w1').glob('*.pth'))  # nothing trained
+
+    # The classifier's own weights with a head of other classes: allowed
+    # when the config names the head as new.
+    from mmengine.config import Config
+    from mmpretrain.registry import MODELS
+    from mmengine.registry import DefaultScope
+    cfg = Config.fromfile(CLS_CONFIG)
+    cfg.model.head.num_classes = 7
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        model = MODELS.build(cfg.model)
+    seven = tmp_path / 'seven.pth'
+    torch.save(dict(state_dict=model.state_dict()), seven)
+    with pytest.raises(ValueError, match='head.fc.weight: checkpoint'):
+        tool.main(args + ['--cfg-options', *SHORT, f'load_from={seven}'])
+    metrics = tool.main([
+        CLS_CONFIG, '--demo', '--work-dir',
+        str(tmp_path / 'w2'), '--cfg-options', *SHORT, f'load_from={seven}',
+        "load_from_new_modules=['head']"
+    ])
+    assert 'accuracy/top1' in metrics

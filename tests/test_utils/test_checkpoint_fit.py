@@ -117,3 +117,25 @@ def test_checkpoints_with_older_names_of_ours_fit(tmp_path):
     model.backbone.upgrade_legacy_keys = lambda *args: None
     with pytest.raises(ValueError, match='missing keys'):
         check_checkpoint_fits(model, _save(tmp_path, old))
+
+
+def test_modules_meant_to_start_fresh_may_differ(tmp_path):
+    """Fine-tuning: a checkpoint with another head (other classes, or none)
+    fits when the config names the head as new; the rest must still fit."""
+    model = _Classifier(num_classes=3)
+    other_classes = _save(tmp_path, _Classifier(num_classes=5).state_dict())
+    with pytest.raises(ValueError, match="load_from_new_modules=\\['head'\\]"):
+        check_checkpoint_fits(model, other_classes)
+    check_checkpoint_fits(model, other_classes, new_modules=['head'])
+    backbone_only = {
+        k: v
+        for k, v in model.state_dict().items() if k.startswith('backbone.')
+    }
+    check_checkpoint_fits(
+        model, _save(tmp_path, backbone_only, 'b.pth'), new_modules=['head'])
+    # The backbone is not new: a wrong one is still refused.
+    wrong = dict(backbone_only)
+    wrong['backbone.0.weight'] = torch.zeros(8, 5)
+    with pytest.raises(ValueError, match='backbone.0.weight: checkpoint'):
+        check_checkpoint_fits(
+            model, _save(tmp_path, wrong, 'w.pth'), new_modules=['head'])
