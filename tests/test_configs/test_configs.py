@@ -389,6 +389,7 @@ def test_child_config_sets_pretrained_weights_as_the_comments_say(
     way, which mmengine would refuse to merge a dict into)."""
     init_cfg = dict(
         type='Pretrained', checkpoint='converted.pth', prefix='backbone.')
+    pytest.importorskip(host_of(path), reason=f'{path} needs {host_of(path)}')
     path = osp.join(REPO_ROOT, path)
     child = tmp_path / 'child.py'
     child.write_text(f'_base_ = [{path!r}]\n'
