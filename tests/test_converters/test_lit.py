@@ -15,6 +15,7 @@ from sparse_backbones.converters import convert_lit
 from sparse_backbones.utils import unwrap_state_dict
 
 from tests import load_tool
+from tests.payloads import SystemPayload
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -380,21 +381,13 @@ def test_cli_refuses_foreign_python_objects(tmp_path, repo_root, monkeypatch):
         _run_cli(repo_root, src, tmp_path / 'out.pth')
 
 
-class _RunsCode:
-    """Unpickling it calls os.system: the payload a checkpoint must not
-    get to run."""
-
-    def __reduce__(self):
-        return (os.system, ('echo unpickled',))
-
-
 @pytest.mark.parametrize('writer', ['zip', 'legacy', 'raw pickle'])
 def test_cli_names_the_code_a_file_would_run(tmp_path, repo_root, writer):
     """A file whose unpickling runs code is refused in every format torch
     reads; the message names the global and never offers an unrestricted
     load."""
     src = tmp_path / 'payload.pth'
-    payload = {'model': {}, 'payload': _RunsCode()}
+    payload = {'model': {}, 'payload': SystemPayload('echo unpickled')}
     if writer == 'raw pickle':
         with open(src, 'wb') as f:
             pickle.dump(payload, f)

@@ -9,7 +9,6 @@ The paths: ``tools/test.py``, ``tools/train.py --resume`` and ``load_from``,
 in this process, on both dependency stacks (on the maintained fork the
 mmengine paths go through the shim of utils/fork_shims.py).
 """
-import os
 import pickle
 
 import pytest
@@ -17,6 +16,7 @@ import torch
 from mmengine.runner import load_checkpoint
 
 from tests import REPO, load_tool
+from tests.payloads import SystemPayload
 
 CLS_CONFIG = str(REPO / 'configs/cls/lemevit-tiny_8xb64_aid.py')
 SHORT = [
@@ -24,16 +24,6 @@ SHORT = [
     'train_cfg.max_epochs=2', 'param_scheduler.1.begin=1',
     'val_dataloader.dataset.indices=4', 'test_dataloader.dataset.indices=4'
 ]
-
-
-class _Payload:
-    """Unpickling it runs ``touch <marker>``."""
-
-    def __init__(self, marker: str) -> None:
-        self.marker = marker
-
-    def __reduce__(self):
-        return os.system, (f'touch {self.marker}', )
 
 
 @pytest.fixture
@@ -45,7 +35,7 @@ def payload(tmp_path, monkeypatch):
     torch.save(
         dict(
             state_dict={'backbone.x': torch.zeros(1)},
-            meta=dict(note=_Payload(str(marker)))), path)
+            meta=dict(note=SystemPayload(f'touch {marker}'))), path)
     return str(path), marker
 
 

@@ -20,27 +20,7 @@ import sparse_backbones  # noqa: F401  (applies the shims)
 from sparse_backbones.utils.fork_shims import apply_fork_shims, fork_installed
 from sparse_backbones.utils.safe_load import enable_safe_checkpoint_loading
 
-
-class _Payload:
-    """Pickles to ``os.system(command)``."""
-
-    def __init__(self, command: str) -> None:
-        self.command = command
-
-    def __reduce__(self):
-        import os
-        return os.system, (self.command, )
-
-
-class _GetattrPayload:
-    """Pickles to ``getattr(obj, name)``: the fork allow-lists the real
-    ``getattr``, which reaches any attribute of any allowed object."""
-
-    def __init__(self, obj, name: str) -> None:
-        self.obj, self.name = obj, name
-
-    def __reduce__(self):
-        return getattr, (self.obj, self.name)
+from tests.payloads import GetattrPayload, SystemPayload
 
 
 def test_shims_apply_once_and_only_on_the_fork():
@@ -70,7 +50,7 @@ def test_mmengine_loader_refuses_a_reduce_payload(tmp_path):
     torch.save(
         dict(
             state_dict={'weight': torch.zeros(1, 1)},
-            meta=dict(x=_Payload(f'touch {marker}'))), path)
+            meta=dict(x=SystemPayload(f'touch {marker}'))), path)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         with pytest.raises(pickle.UnpicklingError, match='system'):
@@ -86,7 +66,7 @@ def test_mmengine_loader_refuses_getattr_beyond_history_buffer(
         tmp_path, obj, name):
     """Fork defect: its allow-list holds the real ``builtins.getattr``."""
     path = tmp_path / 'getattr.pth'
-    torch.save(dict(state_dict={}, meta=_GetattrPayload(obj, name)), path)
+    torch.save(dict(state_dict={}, meta=GetattrPayload(obj, name)), path)
     with pytest.raises(pickle.UnpicklingError, match='getattr'):
         CheckpointLoader.load_checkpoint(str(path), map_location='cpu')
 

@@ -8,7 +8,6 @@ checkpoint of the tools holds. ``tests/test_tools/test_train_test.py`` additiona
 the checkpoints of the three real pipelines.
 """
 import io
-import os
 import os.path as osp
 import pickle
 import pickletools
@@ -26,6 +25,8 @@ from torch.utils.data import Dataset
 
 from sparse_backbones.utils.safe_load import (allow_mmengine_checkpoint_types,
                                               mmengine_checkpoint_globals)
+
+from tests.payloads import GetattrPayload, SystemPayload
 
 
 class _TinyModel(BaseModel):
@@ -184,16 +185,6 @@ def test_allow_is_idempotent():
         isinstance(entry, tuple) and entry[0] is getattr for entry in before)
 
 
-class _Payload:
-    """Pickles to ``os.system(command)``."""
-
-    def __init__(self, command: str) -> None:
-        self.command = command
-
-    def __reduce__(self):
-        return os.system, (self.command, )
-
-
 class _Custom:
     """An arbitrary class instance, as a hand-made checkpoint may hold."""
 
@@ -212,7 +203,7 @@ def test_rejects_os_system_reduce(tmp_path):
     path = _save(
         dict(
             state_dict={'w': torch.zeros(1)},
-            meta=dict(x=_Payload(f'touch {marker}'))),
+            meta=dict(x=SystemPayload(f'touch {marker}'))),
         str(tmp_path / 'evil.pth'))
     with pytest.raises(pickle.UnpicklingError, match='system'):
         torch.load(path, weights_only=True)
@@ -231,16 +222,6 @@ def test_rejects_custom_class_instance(tmp_path):
         torch.load(path, weights_only=True)
 
 
-class _GetattrPayload:
-    """Pickles to ``getattr(obj, name)``."""
-
-    def __init__(self, obj, name: str) -> None:
-        self.obj, self.name = obj, name
-
-    def __reduce__(self):
-        return getattr, (self.obj, self.name)
-
-
 @pytest.mark.parametrize('obj,name', [(HistoryBuffer, '__init__'),
                                       (HistoryBuffer, '__globals__'),
                                       (np.ndarray, 'tofile'),
@@ -248,7 +229,7 @@ class _GetattrPayload:
 def test_getattr_only_reaches_history_buffer_methods(tmp_path, obj, name):
     allow_mmengine_checkpoint_types()
     path = _save(
-        dict(x=_GetattrPayload(obj, name)), str(tmp_path / 'getattr.pth'))
+        dict(x=GetattrPayload(obj, name)), str(tmp_path / 'getattr.pth'))
     with pytest.raises(pickle.UnpicklingError, match='getattr'):
         torch.load(path, weights_only=True)
 
@@ -256,7 +237,7 @@ def test_getattr_only_reaches_history_buffer_methods(tmp_path, obj, name):
 def test_getattr_of_statistics_method_loads(tmp_path):
     allow_mmengine_checkpoint_types()
     path = _save(
-        dict(x=_GetattrPayload(HistoryBuffer, 'mean')),
+        dict(x=GetattrPayload(HistoryBuffer, 'mean')),
         str(tmp_path / 'mean.pth'))
     assert torch.load(path, weights_only=True)['x'] is HistoryBuffer.mean
 
