@@ -6,6 +6,13 @@ __version__ = '0.1.0'
 MIN_TORCH = (2, 6)
 
 
+def _major_minor(version: str) -> tuple:
+    """``(major, minor)`` of a version string such as ``'2.14.1+cu130'``."""
+    return tuple(
+        int(part) for part in version.split('+')[0].split('.')[:2]
+        if part.isdigit())
+
+
 def check_torch_version(version: str) -> None:
     """Refuse a torch older than :data:`MIN_TORCH`, saying why.
 
@@ -15,8 +22,7 @@ def check_torch_version(version: str) -> None:
     Raises:
         ImportError: The version is older.
     """
-    release = tuple(int(part) for part in version.split('+')[0].split('.')
-                    [:2] if part.isdigit())
+    release = _major_minor(version)
     if release < MIN_TORCH:
         minimum = '.'.join(map(str, MIN_TORCH))
         raise ImportError(
@@ -42,8 +48,7 @@ def check_mmengine_version(version: str) -> None:
     Raises:
         ImportError: The version is outside the range.
     """
-    release = tuple(int(part) for part in version.split('+')[0].split('.')
-                    [:2] if part.isdigit())
+    release = _major_minor(version)
     minimum, first_unsupported = MMENGINE_RANGE
     if not minimum <= release < first_unsupported:
         raise ImportError(
