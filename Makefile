@@ -11,14 +11,6 @@ VENV ?= .venv-$(STACK)
 endif
 PYTHON := $(VENV)/bin/python
 PYTEST_ARGS ?=
-# The original releases have no mmrotate: the oriented-detection tests need
-# it and are not collected there (they skip at import, and are deselected
-# here so the run says so in its summary).
-ifeq ($(STACK),openmmlab)
-STACK_DESELECT := --ignore=tests/test_configs/test_rotated_configs.py \
-	--ignore=tests/test_evaluation/test_rotated_dota_metric.py \
-	--ignore=tests/test_tools/test_rotated_demo.py
-endif
 
 .PHONY: install demo test test-all
 
@@ -31,7 +23,7 @@ demo: install
 	$(PYTHON) tools/train.py configs/det/lemevit_maskrcnn.py --demo --overwrite
 
 test: install
-	$(PYTHON) -m pytest -m "not slow" $(STACK_DESELECT) $(PYTEST_ARGS)
+	$(PYTHON) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 test-all: install
-	$(PYTHON) -m pytest $(STACK_DESELECT) $(PYTEST_ARGS)
+	$(PYTHON) -m pytest $(PYTEST_ARGS)

@@ -3,8 +3,8 @@
 mmrotate's own Oriented R-CNN config, and a training step of each design.
 
 mmrotate exists only on the default stack (the maintained fork); on
-``STACK=openmmlab`` this module is not collected (README, "Dependency
-stacks").
+``STACK=openmmlab`` this module skips with that reason (README,
+"Dependency stacks").
 """
 import math
 import os.path as osp
