@@ -98,24 +98,28 @@ def load_config(args: argparse.Namespace) -> Config:
                                 osp.splitext(osp.basename(args.config))[0])
     setup_distributed_without_cuda(cfg)
     use_atomic_checkpoints(cfg)
-    sync_buffers_across_ranks(cfg)
+    add_training_hooks(cfg)
     return cfg
 
 
-def sync_buffers_across_ranks(cfg: Config) -> None:
-    """Add mmengine's ``SyncBuffersHook`` unless the config has it.
+def add_training_hooks(cfg: Config) -> None:
+    """Add the hooks every training run needs, unless the config has them.
 
-    The runner's DDP wrapper does not broadcast buffers, so every rank
-    keeps its own BatchNorm running statistics: rank 0's would be saved and
-    each rank would validate with other ones. The hook averages the buffers
-    across ranks after every training epoch (iteration-based loops: before
-    every validation); it does nothing in a single process.
+    - mmengine's ``SyncBuffersHook``: the runner's DDP wrapper does not
+      broadcast buffers, so every rank would keep its own BatchNorm running
+      statistics, rank 0's would be saved and each rank would validate with
+      other ones. The hook averages them across ranks after every training
+      epoch (iteration-based loops: before every validation); it does
+      nothing in a single process.
+    - ``ExactResumeHook``: random draws that depend only on the seed and
+      the position in training, so a resumed run repeats the uninterrupted
+      one.
     """
     hooks = list(cfg.get('custom_hooks', None) or [])
-    if not any(
-            str(hook.get('type', '')).split('.')[-1] == 'SyncBuffersHook'
-            for hook in hooks):
-        hooks.append(dict(type='SyncBuffersHook'))
+    present = {str(hook.get('type', '')).split('.')[-1] for hook in hooks}
+    for needed in ('SyncBuffersHook', 'sparse_backbones.ExactResumeHook'):
+        if needed.split('.')[-1] not in present:
+            hooks.append(dict(type=needed))
     cfg.custom_hooks = hooks
 
 

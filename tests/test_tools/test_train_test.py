@@ -108,14 +108,14 @@ def parse_metrics(output: str, title: str) -> dict:
     return metrics
 
 
-def probe_config(folder: Path, task: str, probe_dir: Path) -> Path:
-    """Write a config that is ``task``'s plus the state probe hook."""
-    base = Config.fromfile(str(CONFIGS[task]))
+def probe_config(folder: Path, config: Path, probe_dir: Path) -> Path:
+    """Write a config that is ``config`` plus the state probe hook."""
+    base = Config.fromfile(str(config))
     hooks = [dict(h) for h in base.get('custom_hooks', None) or []]
     hooks.append(
         dict(type='tool_probes.StateProbeHook', out_dir=str(probe_dir)))
-    path = folder / f'{CONFIGS[task].stem}_probe.py'
-    path.write_text(f'_base_ = [{str(CONFIGS[task])!r}]\n'
+    path = folder / f'{config.stem}_probe.py'
+    path.write_text(f'_base_ = [{str(config)!r}]\n'
                     f'custom_hooks = {hooks!r}\n')
     return path
 
@@ -296,7 +296,7 @@ def test_resume_continues(trained, workspace):
     (resume_dir / 'last_checkpoint').write_text(
         str((work_dir / 'epoch_2.pth').resolve()))
     probe_dir = workspace / 'resume_probe'
-    config = probe_config(workspace, 'cls', probe_dir)
+    config = probe_config(workspace, CONFIGS['cls'], probe_dir)
     out = run(
         tool('train.py', config, '--demo', '--resume', '--work-dir',
              resume_dir, '--cfg-options', *SHORT['cls'],
@@ -324,19 +324,104 @@ def test_resume_continues(trained, workspace):
     assert TRAIN_TITLE + ' (epoch 3, iter 3)' in out
 
 
+# Runs for the exact-resume test: two epochs (iterations for seg), a
+# checkpoint after each, all kept, and a validation after each, which draws
+# numbers in the uninterrupted run that the resumed one never draws.
+EXACT_RESUME = dict(
+    cls=SHORT['cls'],
+    det=SHORT['det'] + [
+        'train_dataloader.dataset.indices=1', 'train_cfg.max_epochs=2'
+    ],
+    seg=SHORT['seg'])
+EVERY_STEP = [
+    'default_hooks.checkpoint.interval=1',
+    'default_hooks.checkpoint.max_keep_ckpts=-1', 'train_cfg.val_interval=1',
+    'randomness.deterministic=True'
+]
+CHECKPOINTS = dict(
+    cls=('epoch_1.pth', 'epoch_2.pth'),
+    det=('epoch_1.pth', 'epoch_2.pth'),
+    seg=('iter_1.pth', 'iter_2.pth'))
+
+
+def _assert_same_tensors(ours: dict, theirs: dict, where: str) -> None:
+    assert ours.keys() == theirs.keys(), where
+    for key, value in ours.items():
+        if isinstance(value, dict):
+            _assert_same_tensors(value, theirs[key], f'{where}.{key}')
+        elif isinstance(value, torch.Tensor):
+            assert torch.equal(value, theirs[key]), f'{where}.{key}'
+
+
+# Data workers that keep their generators between epochs (cls) or through
+# the whole run (seg's infinite iterator).
+WORKERS = [
+    'train_dataloader.num_workers=2', 'train_dataloader.persistent_workers=True'
+]
+
+
+@pytest.mark.parametrize('task, workers', [
+    ('cls', False),
+    ('cls', True),
+    pytest.param('det', False, marks=pytest.mark.slow),
+    pytest.param('seg', False, marks=pytest.mark.slow),
+    pytest.param('seg', True, marks=pytest.mark.slow),
+])
+def test_resume_repeats_the_uninterrupted_run(workspace, task, workers):
+    """Stopped after the first checkpoint and resumed, a run ends with the
+    weights, buffers and optimizer state of the uninterrupted run, bit for
+    bit (ExactResumeHook, added by train.py)."""
+    first, last = CHECKPOINTS[task]
+    options = [
+        '--cfg-options', *EXACT_RESUME[task], *EVERY_STEP,
+        *(WORKERS if workers else [])
+    ]
+    whole = workspace / f'exact_{task}_{workers}_whole'
+    run(
+        tool('train.py', CONFIGS[task], '--demo', '--work-dir', whole,
+             *options), workspace)
+    # The first checkpoint is what a run stopped there would have left.
+    resumed = workspace / f'exact_{task}_{workers}_resumed'
+    run(
+        tool('train.py', CONFIGS[task], '--demo', '--work-dir', resumed,
+             '--resume', whole / first, *options), workspace)
+
+    allow_mmengine_checkpoint_types()
+    ours, theirs = (torch.load(
+        folder / last, map_location='cpu', weights_only=True)
+                    for folder in (resumed, whole))
+    assert ours['meta']['iter'] == theirs['meta']['iter'] == 2
+    _assert_same_tensors(ours['state_dict'], theirs['state_dict'],
+                         'state_dict')
+    _assert_same_tensors(ours['optimizer']['state'],
+                         theirs['optimizer']['state'], 'optimizer')
+    # Guard against a vacuous pass: the second step changed the weights.
+    start = torch.load(whole / first, map_location='cpu', weights_only=True)
+    assert any(not torch.equal(value, theirs['state_dict'][key])
+               for key, value in start['state_dict'].items())
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(('127.0.0.1', 0))
         return sock.getsockname()[1]
 
 
+# The designs whose backbones hold trained buffers: BatchNorm in LeMeViT's
+# stem and downsampling, and in LIT's deformable token merging (DGE and
+# LTM-ViT have no buffers, LTM-Swin only its constant position indices).
+BUFFERED_BACKBONES = dict(
+    lemevit=CONFIGS['cls'], lit=REPO / 'configs/cls/lit-s_8xb64_aid.py')
+
+
 @pytest.mark.skipif(
     torch.cuda.is_available() and torch.cuda.device_count() < 2,
     reason='two ranks on one GPU')
-def test_distributed_two_ranks_agree(workspace):
-    probe_dir = workspace / 'dist_probe'
-    config = probe_config(workspace, 'cls', probe_dir)
-    work_dir = workspace / 'dist_cls'
+@pytest.mark.parametrize('design', sorted(BUFFERED_BACKBONES))
+def test_distributed_two_ranks_agree(workspace, design):
+    probe_dir = workspace / f'dist_probe_{design}'
+    config = probe_config(workspace, BUFFERED_BACKBONES[design], probe_dir)
+    work_dir = workspace / f'dist_{design}'
     env = _env()
     env['PORT'] = str(_free_port())
     # 8 images on 2 ranks x batch 2: 2 iterations per epoch, 2 epochs.
@@ -373,9 +458,9 @@ def test_distributed_two_ranks_agree(workspace):
         assert torch.equal(params[0][name], params[1][name]), name
     assert any(not torch.equal(params[0][n], starts[0]['params'][n])
                for n in params[0])
-    # BatchNorm running statistics too (LeMeViT's stem and downsampling):
-    # tools/train.py adds mmengine's SyncBuffersHook, which averages them
-    # across ranks after every epoch; without it each rank kept its own.
+    # BatchNorm running statistics too: tools/train.py adds mmengine's
+    # SyncBuffersHook, which averages them across ranks after every epoch;
+    # without it each rank kept its own.
     buffers = [d['buffers'] for d in dumps]
     stats = [n for n in buffers[0] if n.endswith('running_var')]
     assert stats, 'the model has no BatchNorm statistics to compare'
