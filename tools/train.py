@@ -54,6 +54,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='automatic mixed precision (AmpOptimWrapper with dynamic loss '
         'scale; needs a GPU)')
     parser.add_argument(
+        '--amp-dtype',
+        choices=('float16', 'bfloat16'),
+        help='the half type of --amp (default: the config\'s, else '
+        'float16); bfloat16 needs no loss scale but an Ampere or newer GPU')
+    parser.add_argument(
         '--auto-scale-lr',
         action='store_true',
         help='scale the learning rate by the actual total batch size over '
@@ -91,7 +96,8 @@ def check_work_dir(work_dir: str, resume: Optional[str],
 
 
 def merge_train_args(cfg: Config, args: argparse.Namespace) -> None:
-    """Apply ``--amp``, ``--auto-scale-lr`` and ``--resume`` to ``cfg``.
+    """Apply ``--amp``/``--amp-dtype``, ``--auto-scale-lr`` and ``--resume``
+    to ``cfg``.
 
     Args:
         cfg (Config): Config from :func:`load_config`; modified in place.
@@ -107,6 +113,11 @@ def merge_train_args(cfg: Config, args: argparse.Namespace) -> None:
                 'Train in fp32 on CPU (drop --amp).')
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        if args.amp_dtype:
+            cfg.optim_wrapper.dtype = args.amp_dtype
+    elif args.amp_dtype:
+        raise RuntimeError('--amp-dtype chooses the half type of --amp: '
+                           'pass --amp too.')
 
     if args.auto_scale_lr:
         auto_scale_lr = cfg.get('auto_scale_lr', None)

@@ -40,9 +40,10 @@ from mmengine.logging import MMLogger
 from torch.nn.init import trunc_normal_
 
 from ..layers import (Attention, DeformableTokenMerging, Mlp, PatchEmbed,
-                      attention_reference, drop_path_rates, init_vit_weights,
-                      merge_heads, multi_head_attention, nchw_to_nlc,
-                      nlc_to_nchw, resize_pos_embed)
+                      attention_reference, drop_path_rates, float32_region,
+                      fp16_in_play, init_vit_weights, merge_heads,
+                      multi_head_attention, nchw_to_nlc, nlc_to_nchw,
+                      resize_pos_embed)
 from ..registry import MODELS, register_module
 from .base import BaseSparseBackbone
 
@@ -133,6 +134,12 @@ def relative_position_attention(query: torch.Tensor, key: torch.Tensor,
     Returns:
         Tensor: (B, heads, H * W, d).
     """
+    if fp16_in_play(query):  # float32 logits, as attention_reference
+        with float32_region(query):
+            out = relative_position_attention(query.float(), key.float(),
+                                              value.float(),
+                                              table_rows.float(), hw_shape)
+        return out.to(value.dtype)
     B, heads, N, d = query.shape
     H, W = hw_shape
     flipped = table_rows.view(heads, 2 * H - 1, 2 * W - 1).flip(1, 2)

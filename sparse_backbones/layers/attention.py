@@ -7,6 +7,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .precision import float32_region, fp16_in_play
+
 
 # On CPU the flash kernel's blocking costs more than it saves over few keys
 # (windows, meta tokens, the last stage): the explicit products run
@@ -59,7 +61,17 @@ def attention_reference(query: torch.Tensor,
                         value: torch.Tensor,
                         scale: Optional[float] = None,
                         bias: Optional[torch.Tensor] = None) -> torch.Tensor:
-    """:func:`multi_head_attention` by explicit products (the reference)."""
+    """:func:`multi_head_attention` by explicit products (the reference).
+
+    With float16 in play the logits and softmax run in float32 (they would
+    overflow past 65504); the result has ``value``'s dtype.
+    """
+    if fp16_in_play(query):
+        with float32_region(query):
+            out = attention_reference(
+                query.float(), key.float(), value.float(), scale,
+                None if bias is None else bias.float())
+        return out.to(value.dtype)
     if scale is None:
         scale = query.shape[-1]**-0.5
     # Scaled before the product, on the side with fewer tokens (the meta

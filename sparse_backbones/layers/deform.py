@@ -19,6 +19,7 @@ from torchvision.ops import deform_conv2d as _tv_deform_conv2d
 
 from .complexity import register_flop_formula
 from .fused import onednn_linear
+from .precision import float32_region
 
 _pair = nn.modules.utils._pair
 
@@ -81,7 +82,11 @@ def _deform_conv2d_sampled(x: torch.Tensor, pos_y: torch.Tensor,
     grid = torch.stack(((2 * pos_x + 1) / W - 1, (2 * pos_y + 1) / H - 1),
                        dim=-1).permute(0, 2, 3, 1, 4).flatten(1, 2)
     samples = F.grid_sample(
-        x, grid, mode='bilinear', padding_mode='zeros', align_corners=False)
+        x.to(grid.dtype),
+        grid,
+        mode='bilinear',
+        padding_mode='zeros',
+        align_corners=False)
     # (B, C, P, K) -> (B, P, C * K), the order of weight's (C, kh, kw).
     samples = samples.transpose(1, 2).flatten(2)
     out = onednn_linear(samples, weight.reshape(out_channels, -1), bias)
@@ -247,7 +252,10 @@ class DeformConv2d(nn.Module):
         nn.init.zeros_(self.conv_offset.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        offset = self.conv_offset(x)
+        # float32 under autocast: positions past 2048 px would lose whole
+        # pixels in float16, and the bilinear weights their bits earlier.
+        with float32_region(x):
+            offset = self.conv_offset(x.float())
         return deform_conv2d(
             x,
             offset,

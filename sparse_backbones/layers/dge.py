@@ -35,6 +35,7 @@ from torch.nn.init import trunc_normal_
 
 from .attention import merge_heads, multi_head_attention, split_heads
 from .mlp import Mlp
+from .precision import float32_region
 from .shape import nchw_to_nlc, nlc_to_nchw
 
 # Side of a routing region, in tokens.
@@ -311,7 +312,12 @@ class DGEBlock(nn.Module):
         """(B, Rh, Rw, 3) one-hot gate from the (B, Rh * Rw, C) region
         means; differentiable (straight through)."""
         Rh, Rw = layout.per_option.shape[:2]
-        logits = self.router(regions).reshape(len(regions), Rh, Rw, -1)
+        with float32_region(regions):  # choices must not flip on rounding
+            return self._gate_from(
+                self.router(regions.float()).reshape(len(regions), Rh, Rw,
+                                                     -1))
+
+    def _gate_from(self, logits: torch.Tensor) -> torch.Tensor:
         if self.training:
             return F.gumbel_softmax(logits, tau=1.0, hard=True, dim=-1)
         hard = F.one_hot(logits.argmax(-1), logits.shape[-1]).to(logits)

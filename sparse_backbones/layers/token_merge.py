@@ -29,6 +29,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .precision import float32_region
+
 #: Channels of the merge features q of the mask module.
 MERGE_DIMS = 16
 _LOG_EPS = 1e-6
@@ -172,8 +174,18 @@ class TokenMergeMask(nn.Module):
                 valid seed keep all their seeds, so every row is defined.
 
         Returns:
-            Tensor: (B, N, N') soft weights; each row sums to 1.
+            Tensor: (B, N, N') soft weights in float32; each row sums to 1.
         """
+        # float32 under autocast: 1 / tau scales the logits, and the log of
+        # a previous mask's zeros is finite only above float16's 6e-8.
+        with float32_region(tokens):
+            return self._mask(tokens.float(), seeds,
+                              None if prev_mask is None else prev_mask.float(),
+                              seed_valid)
+
+    def _mask(self, tokens: torch.Tensor, seeds: torch.Tensor,
+              prev_mask: Optional[torch.Tensor],
+              seed_valid: Optional[torch.Tensor]) -> torch.Tensor:
         q = F.normalize(self.proj(self.norm(tokens)), dim=-1)  # (B, N, d)
         # 1 / tau applied to the (N, d) side, not to the (N, N') logits.
         logits = (q * (-self.log_tau).exp()) @ q[:, seeds].transpose(1, 2)

@@ -568,6 +568,21 @@ def test_amp_without_gpu_is_a_clear_error():
         _train_cfg('--amp')
 
 
+def test_amp_dtype_sets_the_optim_wrapper(monkeypatch):
+    train = load_tool('train.py')
+    monkeypatch.setattr(train, 'get_device', lambda: 'cuda')
+    cfg = Config.fromfile(str(CONFIGS['cls']))
+    train.merge_train_args(
+        cfg,
+        train.parse_args(
+            [str(CONFIGS['cls']), '--amp', '--amp-dtype', 'bfloat16']))
+    assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
+    assert cfg.optim_wrapper.dtype == 'bfloat16'
+    assert cfg.optim_wrapper.loss_scale == 'dynamic'
+    with pytest.raises(RuntimeError, match='pass --amp too'):
+        _train_cfg('--amp-dtype', 'float16')
+
+
 def test_non_pytorch_launcher_without_gpu_is_a_clear_error():
     if torch.cuda.is_available():
         pytest.skip('checks the CPU error')
