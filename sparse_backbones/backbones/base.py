@@ -55,7 +55,9 @@ from mmengine.runner.checkpoint import CheckpointLoader
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..layers import deploy_modules, nlc_to_nchw
-from ..utils.checkpoint import checkpoint_mismatch, unwrap_state_dict
+from ..utils.checkpoint import (checkpoint_mismatch,
+                                unreadable_checkpoint_error,
+                                unwrap_state_dict)
 
 
 @dataclass
@@ -471,18 +473,31 @@ class BaseSparseBackbone(BaseModule):
 
         Raises:
             KeyError: when weights are missing or have the wrong shape, with
-                the offending keys and shapes in the message.
+                the offending keys and shapes in the message, or the file
+                holds the weights of another model.
+            ValueError: when torch cannot read the file or refuses it (it
+                would run code), in the words of the tools.
         """
         # mmengine training checkpoints (message_hub, numpy meta) load under
         # weights_only with the allow-list, for this load only.
+        from ..converters.layout import ForeignCheckpointError
         from ..utils.safe_load import safe_checkpoint_loading
         with safe_checkpoint_loading():
-            raw = CheckpointLoader.load_checkpoint(
-                checkpoint, map_location=map_location)
+            try:
+                raw = CheckpointLoader.load_checkpoint(
+                    checkpoint, map_location=map_location)
+            except OSError:  # missing file, failed download: said already
+                raise
+            except Exception as error:  # noqa: BLE001  (described)
+                raise unreadable_checkpoint_error(checkpoint,
+                                                  error) from None
         prefixes = ('module.', ) + ((prefix, ) if prefix else ())
         state_dict = dict(unwrap_state_dict(raw, prefixes))
         self.upgrade_legacy_keys(state_dict)
-        state_dict = self.convert_state_dict(state_dict)
+        try:
+            state_dict = self.convert_state_dict(state_dict)
+        except ForeignCheckpointError as error:
+            raise error.of(checkpoint) from None
         self.load_backbone_state_dict(state_dict, source=checkpoint)
 
     def load_backbone_state_dict(self, state_dict: Dict[str, torch.Tensor],

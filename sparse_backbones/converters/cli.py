@@ -3,7 +3,6 @@
 parsing, safe loading of the upstream file and writing our layout."""
 import argparse
 import os.path as osp
-import pickle
 import sys
 from collections import OrderedDict
 from typing import Callable, Dict, List, Optional
@@ -12,8 +11,9 @@ import torch
 
 from ..utils import unwrap_state_dict
 from ..utils.safe_load import (describe_unreadable_checkpoint,
-                               safe_checkpoint_loading,
-                               unsafe_globals_in_file)
+                               foreign_globals_in_file,
+                               safe_checkpoint_loading)
+from .layout import ForeignCheckpointError
 
 
 def parse_converter_args(description: str,
@@ -51,21 +51,26 @@ def load_upstream_checkpoint(path: str) -> Dict[str, torch.Tensor]:
     to the weights and what mmengine's training checkpoints hold (see
     :mod:`sparse_backbones.utils.safe_load`). Other Python objects (e.g. a
     yacs config) are refused with instructions, never unpickled: unpickling
-    can run code.
+    can run code. Any file torch cannot read ends the program with a
+    message saying what it is (exit status 1), never a traceback.
     """
-    try:
-        with safe_checkpoint_loading([argparse.Namespace]):
+    if not osp.isfile(path):
+        sys.exit(f'error: {path} not found (or not a file); pass the '
+                 'downloaded checkpoint as SRC')
+    # Described under the same allow-list as loaded.
+    with safe_checkpoint_loading([argparse.Namespace]):
+        try:
             checkpoint = torch.load(
                 path, map_location='cpu', weights_only=True)
-    except (pickle.UnpicklingError, EOFError) as error:
-        # Never suggest an unrestricted load: that is what runs the code.
-        message = describe_unreadable_checkpoint(path, error)
-        if unsafe_globals_in_file(path):
-            message += (' If you do, keep only its weights first, in an '
-                        'environment with those packages (e.g. yacs), and '
-                        'convert the result; otherwise ask its authors for a '
-                        'weights-only checkpoint.')
-        sys.exit(f'error: {message}')
+        except Exception as error:  # noqa: BLE001  (any damage: described)
+            # Never suggest an unrestricted load: that is what runs the code.
+            message = describe_unreadable_checkpoint(path, error)
+            if foreign_globals_in_file(path):
+                message += (' If you do, keep only its weights first, in an '
+                            'environment with those packages (e.g. yacs), '
+                            'and convert the result; otherwise ask its '
+                            'authors for a weights-only checkpoint.')
+            sys.exit(f'error: {message}')
     return unwrap_state_dict(checkpoint)
 
 
@@ -90,6 +95,9 @@ def run_converter(args: argparse.Namespace,
                   **meta) -> int:
     """Check paths, load, convert and save: the whole of a converter CLI."""
     check_destination(args.src, args.dst, args.overwrite)
-    converted = convert(load_upstream_checkpoint(args.src))
+    try:
+        converted = convert(load_upstream_checkpoint(args.src))
+    except ForeignCheckpointError as error:  # another model's weights
+        sys.exit(f'error: {error.of(args.src)}')
     save_converted(converted, args.src, args.dst, **meta)
     return 0

@@ -21,6 +21,7 @@ from torch.nn.init import trunc_normal_
 
 from ..layers import resize_pos_embed
 from ..layers.dge import finest_split_bias
+from .layout import ForeignCheckpointError
 
 # (pattern, replacement) applied in order to each upstream key.
 # DeiT's final norm is norm{depth - 1}: added by convert_dge.
@@ -56,9 +57,9 @@ def _host(state_dict: Dict[str, torch.Tensor]) -> str:
         return 'pvt'
     if any(k.startswith('blocks.') for k in state_dict):
         return 'deit'
-    raise KeyError('not a DeiT or PVT v1 checkpoint: no blocks.* or '
-                   'block1.* keys (first keys: '
-                   f'{list(state_dict)[:5]})')
+    raise ForeignCheckpointError(
+        'is not a DeiT or PVT v1 checkpoint: no blocks.* or block1.* keys '
+        f'(first keys: {list(state_dict)[:5]})')
 
 
 def _resize_grid(pos_embed: torch.Tensor, num_extra: int, side: int,

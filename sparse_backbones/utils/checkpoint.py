@@ -91,6 +91,24 @@ def _prefix_hint(missing: List[str], theirs: List[str]) -> List[str]:
     return []
 
 
+# What the loaders of trained checkpoints read.
+TRAINED_CHECKPOINT = ('a file written by torch.save, such as the checkpoints '
+                      'of tools/train.py and of the model converters')
+
+
+def unreadable_checkpoint_error(path: str, error: BaseException) -> ValueError:
+    """The error of every loader of trained checkpoints (the tools,
+    ``init_cfg=dict(type='Pretrained')``) for a file that ``torch.load``
+    refused: :func:`describe_unreadable_checkpoint`'s words.
+
+    Raise it ``from None``: torch's own message, which a chained traceback
+    would print, advises an unrestricted load.
+    """
+    return ValueError('cannot read the checkpoint: ' +
+                      describe_unreadable_checkpoint(
+                          path, error, expected=TRAINED_CHECKPOINT))
+
+
 def check_checkpoint_fits(model: torch.nn.Module,
                           path: str,
                           new_modules: Sequence[str] = ()) -> None:
@@ -119,9 +137,7 @@ def check_checkpoint_fits(model: torch.nn.Module,
     try:
         checkpoint = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as error:  # noqa: BLE001  (described below)
-        raise ValueError('cannot read the checkpoint: ' +
-                         describe_unreadable_checkpoint(path, error) +
-                         ' (tools/train.py writes such files)') from error
+        raise unreadable_checkpoint_error(path, error) from None
     state_dict = checkpoint.get('state_dict', checkpoint) \
         if isinstance(checkpoint, Mapping) else None
     if not isinstance(state_dict, Mapping):

@@ -41,8 +41,10 @@ import contextlib
 import os
 import pickle
 import pickletools
+import re
 import types
-from typing import Any, Callable, Iterator, List, Sequence, Tuple, Union
+from typing import (Any, Callable, Iterator, List, Optional, Sequence, Set,
+                    Tuple, Union)
 
 import numpy as np
 import torch
@@ -51,10 +53,30 @@ from mmengine.logging import HistoryBuffer
 __all__ = [
     'enable_safe_checkpoint_loading', 'safe_checkpoint_loading',
     'allow_mmengine_checkpoint_types', 'mmengine_checkpoint_globals',
-    'unsafe_globals_in_file', 'describe_unreadable_checkpoint'
+    'unsafe_globals_in_file', 'foreign_globals_in_file',
+    'describe_unreadable_checkpoint', 'RefusedGetattrError'
 ]
 
 _SafeGlobal = Union[Callable, Tuple[Callable, str]]
+
+
+def _dotted(obj: Any) -> str:
+    """``module.qualname`` of a class or function, else a short repr."""
+    if isinstance(obj, (type, types.FunctionType, types.BuiltinFunctionType)):
+        return f'{obj.__module__}.{obj.__qualname__}'
+    text = repr(obj)
+    return text if len(text) <= 60 else text[:57] + '...'
+
+
+class RefusedGetattrError(pickle.UnpicklingError):
+    """What the restricted ``getattr`` raises; keeps what the file asked
+    for, so that the refusal can be described (torch rewraps it)."""
+
+    def __init__(self, obj: Any, name: Any) -> None:
+        self.call = f'getattr({_dotted(obj)}, {name!r})'
+        super().__init__(
+            f'{self.call} is refused: checkpoints may fetch only the '
+            "statistics methods of mmengine's HistoryBuffer this way.")
 
 
 def _history_buffer_getattr(obj: Any, name: str) -> Callable:
@@ -69,16 +91,14 @@ def _history_buffer_getattr(obj: Any, name: str) -> Callable:
         :class:`HistoryBuffer`.
 
     Raises:
-        pickle.UnpicklingError: For any other object or attribute.
+        RefusedGetattrError: For any other object or attribute.
     """
     if obj is HistoryBuffer and isinstance(name, str) \
             and not name.startswith('_') \
             and isinstance(HistoryBuffer.__dict__.get(name),
                            types.FunctionType):
         return HistoryBuffer.__dict__[name]
-    raise pickle.UnpicklingError(
-        f'weights_only load: getattr({obj!r}, {name!r}) is not allowed; '
-        'only the statistics methods of mmengine HistoryBuffer are.')
+    raise RefusedGetattrError(obj, name)
 
 
 def _numpy_globals() -> List[_SafeGlobal]:
@@ -228,39 +248,107 @@ def unsafe_globals_in_file(path: str) -> List[str]:
         name for name in found if not name.startswith(_LEGACY_TENSOR_GLOBALS))
 
 
-def describe_unreadable_checkpoint(path: str, error: BaseException) -> str:
+def _global_name(entry: _SafeGlobal) -> str:
+    """The ``module.name`` under which an allow-list entry is pickled."""
+    return entry[1] if isinstance(entry, tuple) else _dotted(entry)
+
+
+def foreign_globals_in_file(path: str) -> List[str]:
+    """:func:`unsafe_globals_in_file` less what the loaders allow (torch's
+    current allow-list and :func:`mmengine_checkpoint_globals`): the
+    globals that make a file refused. Empty when the file cannot be
+    scanned (it is no pickle)."""
+    try:
+        found = unsafe_globals_in_file(path)
+    except Exception:  # noqa: BLE001  (not even a pickle)
+        return []
+    allowed: Set[str] = {
+        _global_name(entry)
+        for entry in [*mmengine_checkpoint_globals(),
+                      *getattr(torch.serialization, 'get_safe_globals',
+                               list)()]
+    }
+    return [name for name in found if name not in allowed]
+
+
+def _refused_getattr(error: BaseException) -> Optional[str]:
+    """The ``getattr(...)`` call the restricted getattr refused during
+    the load that raised ``error``, if that is why it failed."""
+    seen = set()
+    cause: Optional[BaseException] = error
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, RefusedGetattrError):
+            return cause.call
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    # torch raises its own error "from None"; the text still names it.
+    match = re.search(r'(getattr\(.*\)) is refused', str(error))
+    return match[1] if match else None
+
+
+def _text_start(path: str) -> Optional[str]:
+    """The first line of a file that reads as text, else None."""
+    try:
+        with open(path, 'rb') as stream:
+            head = stream.read(200)
+        text = head.decode('utf-8')
+    except (OSError, UnicodeDecodeError):
+        return None
+    line = text.split('\n', 1)[0].strip()
+    if not line or not line.isprintable():
+        return None
+    return line if len(line) <= 60 else line[:57] + '...'
+
+
+def describe_unreadable_checkpoint(
+        path: str,
+        error: BaseException,
+        expected: str = 'a file written by torch.save') -> str:
     """What a file that ``torch.load(weights_only=True)`` refused is.
 
-    Names the globals a file would run code with, and never suggests an
-    unrestricted load (torch's own message does: that is what runs the
-    code). Used by every loader of ours that reports a refused file.
+    Names the globals, or the ``getattr``, a file would run code with, and
+    never suggests an unrestricted load (torch's own message does: that is
+    what runs the code). Used by every loader of ours that reports a
+    refused file; call it where the loader's allow-list is in force.
 
     Args:
         path (str): The file.
         error (BaseException): What ``torch.load`` raised.
+        expected (str): What the loader reads, for files that are no
+            checkpoint at all.
 
     Returns:
-        str: One sentence starting with the path.
+        str: One or two sentences starting with the path.
     """
+    refused = ('so the file was not loaded, and it must not be loaded '
+               'unrestricted unless you trust where it came from.')
     if isinstance(error, EOFError) or (
             os.path.isfile(path) and os.path.getsize(path) == 0):
-        return (f'{path} is empty (0 bytes) (EOFError); expected a file '
-                'written by torch.save.')
+        return (f'{path} is empty (0 bytes) (EOFError); expected '
+                f'{expected}.')
     if isinstance(error, pickle.UnpicklingError):
-        try:
-            unsafe = unsafe_globals_in_file(path)
-        except Exception:  # noqa: BLE001  (not even a pickle)
-            unsafe = []
-        if unsafe:
+        foreign = foreign_globals_in_file(path)
+        if foreign:
             return (f'{path} holds Python objects besides the weights '
-                    f'({", ".join(unsafe)}). Unpickling them runs whatever '
-                    'code they name, so the file was not loaded, and it '
-                    'must not be loaded unrestricted unless you trust where '
-                    'it came from.')
-    lines = [line for line in str(error).splitlines() if line.strip()]
+                    f'({", ".join(foreign)}). Unpickling them runs whatever '
+                    f'code they name, {refused}')
+        call = _refused_getattr(error)
+        if call:
+            return (f'{path} asks, while unpickling, for {call}, which was '
+                    "refused: checkpoints may fetch only the statistics "
+                    "methods of mmengine's HistoryBuffer this way. Unpickled "
+                    'unrestricted, it would hand the file that attribute to '
+                    f'call, which runs code; {refused}')
+    # torch's lines around the cause advise an unrestricted load.
+    lines = [
+        line.strip() for line in str(error).splitlines()
+        if line.strip() and 'weights_only' not in line
+    ]
     detail = lines[-1] if lines else ''
-    if 'weights_only' in detail:  # torch's advice to load unrestricted
+    if detail.endswith(':'):  # torch's "WeightsUnpickler error:" lead-in
         detail = ''
+    text = _text_start(path)
+    what = f': it is text beginning {text!r}' if text else ''
     return (f'{path} is not a checkpoint torch can read '
-            f'({type(error).__name__}{": " + detail if detail else ""}); '
-            'expected a file written by torch.save.')
+            f'({type(error).__name__}{": " + detail if detail else ""})'
+            f'{what}; expected {expected}.')

@@ -239,9 +239,18 @@ def test_conversion_is_idempotent_and_unwraps():
     assert not any('splits' in k for k in once)
 
 
-def test_unknown_layout_is_named():
+def test_unknown_layout_is_named(tmp_path):
     with pytest.raises(KeyError, match='not a DeiT or PVT v1 checkpoint'):
         convert_dge({'layers.0.weight': torch.zeros(1)})
+    # The CLI names the file and exits; nothing is written.
+    src, dst = tmp_path / 'other.pth', tmp_path / 'out.pth'
+    torch.save({'model': {'layers.0.weight': torch.zeros(1)}}, src)
+    cli = load_tool('model_converters/dge_to_sparse_backbones.py')
+    with pytest.raises(
+            SystemExit,
+            match=f'^error: {re.escape(str(src))} is not a DeiT or PVT v1'):
+        cli.main([str(src), str(dst)])
+    assert not dst.exists()
 
 
 @pytest.mark.parametrize('cls,arch,last', [

@@ -421,3 +421,37 @@ def test_cli_rejects_a_file_without_lit_weights(tmp_path, repo_root):
     torch.save({'state_dict': {'conv.weight': torch.zeros(1)}}, src)
     with pytest.raises(SystemExit, match='holds no LIT weights'):
         _run_cli(repo_root, src, tmp_path / 'out.pth')
+
+
+def _lemevit_checkpoints():
+    from sparse_backbones.backbones import LeMeViT
+    from tests.test_converters.test_lemevit import official_tiny_state_dict
+    return {
+        'an official LeMeViT checkpoint': official_tiny_state_dict(),
+        'a LeMeViT checkpoint of sparse_backbones':
+        LeMeViT(arch='tiny').state_dict(),
+    }
+
+
+def test_other_models_are_refused():
+    """LeMeViT's weights also have stages.* keys: what LIT's have and
+    LeMeViT's lack are the Deformable Token Merging (dconv) modules."""
+    for name, state in _lemevit_checkpoints().items():
+        with pytest.raises(KeyError) as error:
+            convert_lit(state)
+        message = str(error.value)
+        assert message.startswith('the state dict holds no LIT weights: '
+                                  f'it is {name}'), message
+        assert 'expected the keys of an official LIT checkpoint' in message
+
+
+def test_pretrained_of_another_model_names_the_file(tmp_path):
+    ckpt = tmp_path / 'lemevit.pth'
+    torch.save(
+        {'model': _lemevit_checkpoints()['an official LeMeViT checkpoint']},
+        ckpt)
+    model = LIT('ti', init_cfg=dict(type='Pretrained', checkpoint=str(ckpt)))
+    with pytest.raises(KeyError) as error:
+        model.init_weights()
+    assert str(error.value).startswith(
+        f'{ckpt} holds no LIT weights: it is an official LeMeViT')

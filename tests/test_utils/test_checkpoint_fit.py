@@ -73,7 +73,8 @@ def test_a_checkpoint_that_does_not_fit_is_refused(tmp_path, change, words):
 
 @pytest.mark.parametrize('content, words', [
     (b'', 'EOFError'),
-    (b'not a checkpoint at all', 'UnpicklingError'),
+    (b'not a checkpoint at all', "it is text beginning 'not a checkpoint"),
+    (b'hello world\n', "(KeyError: 101): it is text beginning 'hello"),
     (bytes(range(256)) * 4, 'cannot read the checkpoint'),
 ])
 def test_unreadable_files_say_what_they_are(tmp_path, content, words):
@@ -84,6 +85,11 @@ def test_unreadable_files_say_what_they_are(tmp_path, content, words):
     message = str(error.value)
     assert words in message and 'expected a file written by torch.save' \
         in message
+    assert message.endswith('of tools/train.py and of the model '
+                            'converters.'), message
+    # torch's advice to load unrestricted is not passed on, not even as
+    # the cause a traceback would print.
+    assert error.value.__cause__ is None and error.value.__suppress_context__
 
 
 def test_checkpoints_with_older_names_of_ours_fit(tmp_path):

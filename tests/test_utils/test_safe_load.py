@@ -260,3 +260,36 @@ def test_loads_numpy1_module_names(tmp_path):
     loaded = torch.load(str(path), weights_only=True)
     np.testing.assert_array_equal(loaded['arr'], [0, 1, 2])
     assert loaded['val'] == np.float32(1.5)
+
+
+@pytest.mark.parametrize('obj,name,call', [
+    (HistoryBuffer, '__init__',
+     "getattr(mmengine.logging.history_buffer.HistoryBuffer, '__init__')"),
+    (np.ndarray, 'tofile', "getattr(numpy.ndarray, 'tofile')"),
+    (torch.Tensor, 'copy_', "getattr(torch.Tensor, 'copy_')"),
+])
+@pytest.mark.parametrize('installed', [True, False])
+def test_refused_getattr_is_named(tmp_path, obj, name, call, installed):
+    """The refusal names the getattr and the danger, whether or not the
+    allow-list is still installed when the message is written, and never
+    in torch's words (which advise an unrestricted load)."""
+    from sparse_backbones.utils.safe_load import (
+        describe_unreadable_checkpoint, safe_checkpoint_loading)
+    path = _save(
+        dict(x=GetattrPayload(obj, name)), str(tmp_path / 'getattr.pth'))
+    before = torch.serialization.get_safe_globals()
+    torch.serialization.clear_safe_globals()  # other tests install it
+    try:
+        with safe_checkpoint_loading():
+            with pytest.raises(pickle.UnpicklingError) as error:
+                torch.load(path, weights_only=True)
+            if installed:
+                message = describe_unreadable_checkpoint(path, error.value)
+        if not installed:
+            message = describe_unreadable_checkpoint(path, error.value)
+    finally:
+        torch.serialization.clear_safe_globals()
+        torch.serialization.add_safe_globals(before)
+    assert message.startswith(f'{path} asks, while unpickling, for {call}')
+    assert 'which runs code' in message and 'was not loaded' in message
+    assert 'weights_only' not in message and '`False`' not in message
