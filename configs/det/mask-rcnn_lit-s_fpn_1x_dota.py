@@ -14,6 +14,9 @@ model = dict(
         _delete_=True,
         type='sparse_backbones.LIT',
         arch='s',
+        # Bias tables built for 800 px, as the official detection code: a
+        # 224 px checkpoint's tables are resized to them at load.
+        bias_table_img_size=800,
         drop_path_rate=0.2,
         # Global attention over a 64x64 stride-16 map (4096 tokens) is memory
         # heavy: checkpoint the blocks, as the official LIT-S configs do.

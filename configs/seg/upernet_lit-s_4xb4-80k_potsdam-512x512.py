@@ -17,6 +17,9 @@ model = dict(
         _delete_=True,
         type='sparse_backbones.LIT',
         arch='s',
+        # Bias tables built for 512 px, as the official segmentation code: a
+        # 224 px checkpoint's tables are resized to them at load.
+        bias_table_img_size=512,
         drop_path_rate=0.2,
         # Global attention is memory heavy: checkpoint the blocks, as the
         # official LIT-S configs do.

@@ -206,7 +206,9 @@ class RelPosAttention(Attention):
         B, N, C = x.shape
         qkv = self.qkv(x).reshape(B, N, 3, self.num_heads, -1)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
-        if x.device.type == 'cpu':
+        # Its query chunks follow the batch: an export takes the general
+        # path, which leaves the batch free.
+        if x.device.type == 'cpu' and not torch.compiler.is_exporting():
             out = relative_position_attention(q, k, v,
                                               self.table_rows(hw_shape),
                                               hw_shape)
@@ -341,6 +343,14 @@ class LIT(BaseSparseBackbone):
         pretrain_img_size (int): Square image size the position
             embeddings / bias tables are learned for; other sizes are
             handled by resizing them at run time. Defaults to 224.
+        bias_table_img_size (int, optional): Square image size the
+            relative-position bias tables (LIT-S/M/B) are built for, if
+            not ``pretrain_img_size``. The official dense code builds them
+            for 800 px (detection) or 512 px (segmentation) and bicubically
+            resizes 224 px tables to that size when it loads them (then to
+            every map at run time); the dense configs set it so loading a
+            classification checkpoint gives the same tables. Absolute
+            embeddings (LIT-Ti) stay at ``pretrain_img_size``, as there.
         drop_path_rate (float): Stochastic depth of the last block, rising
             linearly from 0 over all blocks. Defaults to 0.
         out_type (str): ``'featmap'`` returns the stage maps of
@@ -410,6 +420,7 @@ class LIT(BaseSparseBackbone):
                  arch: Union[str, dict] = 'ti',
                  in_channels: int = 3,
                  pretrain_img_size: int = 224,
+                 bias_table_img_size: Optional[int] = None,
                  drop_path_rate: float = 0.,
                  out_type: str = 'featmap',
                  out_indices: Union[int, Sequence[int]] = (0, 1, 2, 3),
@@ -428,6 +439,7 @@ class LIT(BaseSparseBackbone):
                              f'0..3, got {out_norm_indices}')
         self.position = position
         self.pretrain_img_size = pretrain_img_size
+        self.bias_table_img_size = bias_table_img_size or pretrain_img_size
         self.embed_dims = tuple(settings['embed_dims'])
         dims, depths = self.embed_dims, settings['depths']
         classify = out_type == 'avg_featmap'
@@ -441,8 +453,11 @@ class LIT(BaseSparseBackbone):
         self.stages = nn.ModuleList()
         for i in range(self.last_stage + 1):
             grid = grid_size(pretrain_img_size, self.stage_strides[i])
-            # relative bias table: one row per (dy, dx) on the grid
-            table_side = 2 * grid - 1 if position == RELATIVE else None
+            # relative bias table: one row per (dy, dx) on its grid
+            table_grid = grid_size(self.bias_table_img_size,
+                                   self.stage_strides[i])
+            table_side = 2 * table_grid - 1 if position == RELATIVE \
+                else None
             blocks = []
             for _ in range(depths[i]):
                 if i in ATTENTION_STAGES:
@@ -489,7 +504,9 @@ class LIT(BaseSparseBackbone):
         classification checkpoint) keep their initial values."""
         from ..converters import convert_lit
         state_dict = convert_lit(
-            state_dict, pretrain_img_size=self.pretrain_img_size)
+            state_dict,
+            pretrain_img_size=self.pretrain_img_size,
+            table_img_size=self.bias_table_img_size)
         own = self.state_dict()
         missing_norms = [
             k for k in own if _OUT_NORM.match(k) and k not in state_dict
