@@ -15,10 +15,18 @@ MIM_FILES = ('configs', 'model-index.yml')
 
 
 def read_requirements(name):
+    """The requirement lines of requirements/<name>, with the files it
+    includes (``-r other.txt``) read in their place."""
     path = osp.join(osp.dirname(__file__), 'requirements', name)
     with open(path) as f:
-        lines = (line.split('#')[0].strip() for line in f)
-        return [line for line in lines if line]
+        lines = [line.split('#')[0].strip() for line in f]
+    requirements = []
+    for line in filter(None, lines):
+        if line.startswith('-r '):
+            requirements += read_requirements(line[3:].strip())
+        else:
+            requirements.append(line)
+    return requirements
 
 
 def link_mim_files():
@@ -88,6 +96,7 @@ setup(
         'openmmlab': read_requirements('mminstall.txt'),
         'onedl': read_requirements('mminstall-onedl.txt'),
         'tests': read_requirements('tests.txt'),
+        'deploy': read_requirements('deploy.txt'),
     },
     license='Apache License 2.0',
     cmdclass={'build_py': BuildPyWithMim},

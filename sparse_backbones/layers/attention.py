@@ -90,6 +90,9 @@ def _cpu_explicit_is_faster(query: torch.Tensor, key: torch.Tensor,
                             bias: Optional[torch.Tensor]) -> bool:
     """On CPU: at most :data:`CPU_EXPLICIT_MAX_KEYS` keys, or a bias and
     at most :data:`CPU_EXPLICIT_MAX_BIASED_LOGITS` logits."""
+    if torch.compiler.is_exporting():
+        # One graph for every size: the choice would pin batch and H, W.
+        return True
     if query.device.type != 'cpu':
         return False
     if key.shape[-2] <= CPU_EXPLICIT_MAX_KEYS:

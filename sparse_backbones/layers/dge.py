@@ -314,8 +314,8 @@ class DGEBlock(nn.Module):
         Rh, Rw = layout.per_option.shape[:2]
         with float32_region(regions):  # choices must not flip on rounding
             return self._gate_from(
-                self.router(regions.float()).reshape(len(regions), Rh, Rw,
-                                                     -1))
+                self.router(regions.float()).reshape(regions.shape[0], Rh,
+                                                     Rw, -1))
 
     def _gate_from(self, logits: torch.Tensor) -> torch.Tensor:
         if self.training:
@@ -365,7 +365,10 @@ class DGEBlock(nn.Module):
         num_queries = num_extra + (gate * layout.per_option).sum(
             dim=(1, 2, 3))
         queries = [x[:, :num_extra]] + queries
-        if self.training or not self.sparse_inference:
+        # The sparse gather's query count depends on the data: an export
+        # writes the dense path (every granularity, the same function).
+        if self.training or not self.sparse_inference or \
+                torch.compiler.is_exporting():
             out = self._dense(x, queries, gate, hw_shape, layout)
         else:
             out = self._sparse(x, queries, gate, hw_shape, layout)

@@ -47,6 +47,16 @@ def _needs_grad(x: torch.Tensor, *params: Optional[torch.Tensor]) -> bool:
         p is not None and p.requires_grad for p in params))
 
 
+def _onednn_applies(x: torch.Tensor, *params: Optional[torch.Tensor]) -> bool:
+    """oneDNN's fused kernels: CPU, float32 and no autograd only. Under
+    autocast the plain ops run, which autocast casts to half; an ONNX
+    export traces the plain ops too (the fused ones have no ONNX form)."""
+    return (x.device.type == 'cpu' and x.dtype == torch.float32
+            and not torch.is_autocast_enabled('cpu')
+            and not torch.compiler.is_exporting()
+            and not _needs_grad(x, *params))
+
+
 def _check_activation(activation: str) -> str:
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be 'none' or 'gelu', got "
@@ -66,8 +76,7 @@ def onednn_linear(x: torch.Tensor,
     which on LeMeViT cost more than the products themselves. The kernel has
     no backward, so anything that needs a gradient runs ``F.linear``.
     """
-    if ONEDNN_LINEAR is not None and x.device.type == 'cpu' \
-            and x.dtype == torch.float32 and not _needs_grad(x, weight, bias):
+    if ONEDNN_LINEAR is not None and _onednn_applies(x, weight, bias):
         return ONEDNN_LINEAR(x, weight, bias, activation, [],
                              'none' if activation == 'gelu' else '')
     out = F.linear(x, weight, bias)
@@ -131,9 +140,8 @@ class FusedConv2d(nn.Conv2d):
         self.activation = _check_activation(activation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if ONEDNN_CONV is not None and x.device.type == 'cpu' \
-                and x.dtype == torch.float32 \
-                and not _needs_grad(x, self.weight, self.bias):
+        if ONEDNN_CONV is not None and \
+                _onednn_applies(x, self.weight, self.bias):
             return ONEDNN_CONV(
                 x.contiguous(memory_format=torch.channels_last), self.weight,
                 self.bias, list(self.padding), list(self.stride),
