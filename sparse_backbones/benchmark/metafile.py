@@ -1,5 +1,5 @@
 # Copyright (c) sparse_backbones contributors. All rights reserved.
-"""OpenMMLab model index: ``configs/{cls,det,seg}/metafile.yml`` and the
+"""OpenMMLab model index: ``configs/<task>/metafile.yml`` and the
 top-level ``model-index.yml`` that imports them.
 
 Each config (every ``configs/<task>/*.py``; ``_base_`` fragments and
@@ -29,13 +29,15 @@ from mmengine.registry import MODELS as ROOT_MODELS
 
 from ..layers.complexity import count_macs, count_parameters
 
-TASKS = ('cls', 'det', 'rotated', 'seg')
+TASKS = ('cls', 'pretrain', 'det', 'rotated', 'seg')
 TASK_NAMES = dict(
     cls='Image Classification',
+    pretrain='Image Classification',
     det='Object Detection',
     rotated='Oriented Object Detection',
     seg='Semantic Segmentation')
-DEFAULT_INPUT_SIZE = dict(cls=224, det=1024, rotated=1024, seg=512)
+DEFAULT_INPUT_SIZE = dict(
+    cls=224, pretrain=224, det=1024, rotated=1024, seg=512)
 README_URL = 'README.md'
 
 

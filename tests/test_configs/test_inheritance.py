@@ -260,8 +260,14 @@ NAME_PATTERNS = dict(
 # mmrotate names its configs as mmdet does, the angle coder in the algo
 # (oriented-rcnn-le90_r50_fpn_1x_dota.py).
 NAME_PATTERNS['rotated'] = NAME_PATTERNS['det']
+# ImageNet pretraining (configs/pretrain/) names its configs as cls does.
+NAME_PATTERNS['pretrain'] = NAME_PATTERNS['cls']
 TASK_HOSTS = dict(
-    cls='mmpretrain', det='mmdet', rotated='mmrotate', seg='mmseg')
+    cls='mmpretrain',
+    pretrain='mmpretrain',
+    det='mmdet',
+    rotated='mmrotate',
+    seg='mmseg')
 # The seg {algo} field as mmseg spells it, by decode head type: mmseg names
 # its UPerHead configs upernet_* (upernet_r50_4xb4-80k_ade20k-512x512.py).
 SEG_ALGOS = dict(UPerHead='upernet')
@@ -298,7 +304,7 @@ def test_config_name_says_what_the_config_sets(path):
         (fields['model'], backbone.arch)
     method = fields['model'][:-len(backbone.arch) - 1].replace('-', '')
     assert method == backbone.type.split('.')[-1].lower(), method
-    if task == 'cls':
+    if task in ('cls', 'pretrain'):
         assert int(fields['batch']) == cfg.train_dataloader.batch_size
         crop = [
             t for t in cfg.train_dataloader.dataset.pipeline
