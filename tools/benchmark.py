@@ -65,7 +65,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='time the reference layers instead of switch_to_deploy()\'s '
         'fused inference layers')
     parser.add_argument(
-        '--amp', action='store_true', help='float16 autocast (CUDA only)')
+        '--dtype',
+        choices=['fp32', 'bf16', 'fp16'],
+        default='fp32',
+        help='bf16/fp16: autocast on the device, with the reference GEMM '
+        'in the same type')
+    parser.add_argument(
+        '--amp', action='store_true', help='the same as --dtype fp16')
     parser.add_argument(
         '--matmul-size',
         type=int,
@@ -160,7 +166,7 @@ def main(argv: Optional[List[str]] = None) -> List[dict]:
                 device=args.device,
                 threads=args.threads,
                 channels_last=args.channels_last,
-                amp=args.amp,
+                dtype='fp16' if args.amp else args.dtype,
                 matmul_size=args.matmul_size
                 or (8192 if args.device == 'cuda' else 2048),
                 mmengine_macs=args.mmengine_macs,

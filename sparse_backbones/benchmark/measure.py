@@ -53,6 +53,18 @@ from .zoo import ModelSpec
 PAPER_NUM_CLASSES = 1000
 
 
+# --dtype -> the autocast type (None: float32, no autocast).
+AUTOCAST_DTYPES = {'fp32': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
+
+
+def autocast_context(device: str, dtype: str):
+    """Autocast to ``dtype`` (a key of :data:`AUTOCAST_DTYPES`) on
+    ``device``; a null context for fp32."""
+    if AUTOCAST_DTYPES[dtype] is None:
+        return nullcontext()
+    return torch.autocast(device, dtype=AUTOCAST_DTYPES[dtype])
+
+
 @dataclasses.dataclass
 class Settings:
     """How a benchmark run measures.
@@ -67,7 +79,9 @@ class Settings:
         device: ``'cpu'`` or ``'cuda'``.
         threads: CPU threads (``torch.set_num_threads``); None keeps torch's.
         channels_last: Model and input in channels-last memory format.
-        amp: Autocast to float16 (CUDA only).
+        dtype: ``'fp32'``, or ``'bf16'``/``'fp16'``: autocast on the device,
+            the reference GEMM in that type (CPU bfloat16 uses AVX512-BF16
+            or AMX where the CPU has them).
         macs_batch: Images of the benchmark input the MACs are counted on.
         matmul_size: Side of the square reference matrix multiply.
         mmengine_macs: Also count with mmengine's tracing counter.
@@ -88,7 +102,7 @@ class Settings:
     device: str = 'cpu'
     threads: Optional[int] = None
     channels_last: bool = False
-    amp: bool = False
+    dtype: str = 'fp32'
     macs_batch: int = 2
     matmul_size: int = 2048
     mmengine_macs: bool = False
@@ -110,9 +124,9 @@ class Settings:
         if self.device == 'cuda' and not torch.cuda.is_available():
             raise ValueError('device cuda: no GPU is visible; use --device '
                              'cpu')
-        if self.amp and self.device != 'cuda':
-            raise ValueError('AMP (float16 autocast) needs --device cuda; on '
-                             'CPU the benchmark runs in float32')
+        if self.dtype not in AUTOCAST_DTYPES:
+            raise ValueError(f'dtype must be one of {sorted(AUTOCAST_DTYPES)}'
+                             f', got {self.dtype!r}')
 
 
 @dataclasses.dataclass
@@ -171,7 +185,9 @@ def environment(settings: Settings) -> Dict[str, object]:
         threads=torch.get_num_threads(),
         torch=torch.__version__,
         python=platform.python_version(),
-        dtype='float16 (autocast)' if settings.amp else 'float32',
+        dtype=('float32' if settings.dtype == 'fp32' else
+               f'{AUTOCAST_DTYPES[settings.dtype]} (autocast)'.replace(
+                   'torch.', '')),
         malloc=('freed memory kept' if freed_memory_kept() else 'default')
         if settings.device == 'cpu' else None)
 
@@ -301,10 +317,8 @@ def run_benchmark(specs: Sequence[ModelSpec],
             result = Measurement(spec.name, spec.ours, error=repr(error))
         results.append(result)
     inputs = inputs.to(device).contiguous(memory_format=memory_format)
-    autocast = (
-        torch.autocast('cuda', dtype=torch.float16)
-        if settings.amp else nullcontext())
-    dtype = torch.float16 if settings.amp else torch.float32
+    autocast = autocast_context(device, settings.dtype)
+    dtype = AUTOCAST_DTYPES[settings.dtype] or torch.float32
     left = torch.rand(
         settings.matmul_size, settings.matmul_size, device=device, dtype=dtype)
     right = torch.rand_like(left)
@@ -357,7 +371,7 @@ def run_benchmark(specs: Sequence[ModelSpec],
                     spec.build_cfg(settings.mode,
                                    settings.size), settings.batch,
                     settings.size, settings.threads, settings.channels_last,
-                    settings.deploy)
+                    settings.deploy, settings.dtype)
         except Exception as error:  # keep the speed, report the error
             traceback.print_exc()
             by_name[spec.name].error = f'memory: {error!r}'

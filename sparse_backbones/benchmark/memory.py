@@ -61,6 +61,7 @@ def measure_in_subprocess(cfg: dict,
                           threads: Optional[int],
                           channels_last: bool,
                           deploy: bool = True,
+                          dtype: str = 'fp32',
                           timeout: float = 600) -> Optional[float]:
     """Run this module on ``cfg`` in a fresh interpreter; its peak in MiB.
 
@@ -74,7 +75,8 @@ def measure_in_subprocess(cfg: dict,
             size=size,
             threads=threads,
             channels_last=channels_last,
-            deploy=deploy))
+            deploy=deploy,
+            dtype=dtype))
     env = dict(os.environ)
     package_root = osp.dirname(osp.dirname(osp.dirname(__file__)))
     env['PYTHONPATH'] = os.pathsep.join(
@@ -112,7 +114,9 @@ def main(argv=None) -> None:
     if request['channels_last']:
         model.to(memory_format=torch.channels_last)
         inputs = inputs.contiguous(memory_format=torch.channels_last)
-    with torch.inference_mode():
+    from .measure import autocast_context
+    with torch.inference_mode(), autocast_context(
+            'cpu', request.get('dtype', 'fp32')):
         model(inputs)  # settles lazily built buffers and kernels
         peak = rss_peak_mb(lambda: model(inputs))
     print(json.dumps(dict(peak_memory_mb=peak)))

@@ -18,6 +18,7 @@ from sparse_backbones.benchmark import (BASELINES, breakdown,
                                         readme_section, replace_marked_block,
                                         resolve_specs, table_rows, to_markdown)
 from sparse_backbones.benchmark.breakdown import op_kind
+from sparse_backbones.benchmark.measure import Settings, run_benchmark
 from sparse_backbones.benchmark.report import (COLUMNS, compare_with_paper,
                                                unmatched_paper_archs)
 from sparse_backbones.benchmark.zoo import arch_groups
@@ -431,3 +432,35 @@ def test_tool_breakdown_prints_a_row_per_model(repo_root):
     assert share.endswith('%') and int(share[:-1]) < 10
     assert 'reference' in result.stdout and '64 px, cls mode' in \
         result.stdout
+
+
+def test_bf16_run_autocasts_and_takes_the_bf16_gemm_as_reference(
+        monkeypatch):
+    seen = []
+    original = LeMeViT.forward
+
+    def forward(self, x):
+        outs = original(self, x)
+        seen.append(outs[-1].dtype)
+        return outs
+
+    monkeypatch.setattr(LeMeViT, 'forward', forward)
+    result = run_benchmark(
+        resolve_specs(['LeMeViT-tiny']),
+        Settings(
+            size=64,
+            batch=1,
+            repeats=1,
+            warmup=0,
+            matmul_size=128,
+            memory=False,
+            dtype='bf16'))
+    assert result['environment']['dtype'] == 'bfloat16 (autocast)'
+    # The reference GEMM runs in bfloat16: oneDNN's fp32 linear is no
+    # candidate.
+    assert set(result['matmul']['kernel_rates']) == {'torch.mm'}
+    assert result['models'][0]['images_per_s']
+    # MACs are counted in float32 first; the timed pass runs in bfloat16.
+    assert seen[-1] == torch.bfloat16
+    with pytest.raises(ValueError, match='dtype must be one of'):
+        Settings(dtype='int8').check()
