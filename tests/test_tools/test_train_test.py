@@ -362,7 +362,7 @@ WORKERS = [
 
 @pytest.mark.parametrize('task, workers', [
     ('cls', False),
-    ('cls', True),
+    pytest.param('cls', True, marks=pytest.mark.slow),
     pytest.param('det', False, marks=pytest.mark.slow),
     pytest.param('seg', False, marks=pytest.mark.slow),
     pytest.param('seg', True, marks=pytest.mark.slow),
