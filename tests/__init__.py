@@ -18,12 +18,17 @@ def load_tool(relative: str, name: Optional[str] = None) -> ModuleType:
     which is not a package, as a module.
 
     It is registered in ``sys.modules`` under ``name`` (default: from its
-    path), so that worker processes can unpickle its functions; a test that
-    patches its own copy passes a name of its own. ``tools/`` is on
-    ``sys.path`` while it imports, for the scripts' ``from _common import``.
+    path), so that worker processes can unpickle its functions, and loaded
+    once: a second load returns the same module, whose functions are still
+    the ones registered (a fresh copy would make pickling the first copy's
+    functions fail). A test that patches its own copy passes a name of its
+    own. ``tools/`` is on ``sys.path`` while it imports, for the scripts'
+    ``from _common import``.
     """
     if name is None:
         name = '_tool_' + relative[:-len('.py')].replace('/', '_')
+    if name in sys.modules:
+        return sys.modules[name]
     tools = str(REPO / 'tools')
     sys.path.insert(0, tools)
     try:
