@@ -39,6 +39,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
+import torch
 from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
 
@@ -766,6 +767,18 @@ def prepare_demo(cfg: Config, data_root: str = 'data/demo') -> Config:
     if randomness.get('seed') is None:
         randomness['seed'] = 0  # reproducible demo runs
     cfg.randomness = randomness
+    optim_wrapper = cfg.get('optim_wrapper') or {}
+    if optim_wrapper.get('type') == 'AmpOptimWrapper' and \
+            not torch.cuda.is_available():
+        # mmengine's AmpOptimWrapper needs a GPU; the demo shows the rest
+        # of the recipe in float32 rather than failing.
+        optim_wrapper.type = 'OptimWrapper'
+        for key in ('loss_scale', 'dtype'):
+            optim_wrapper.pop(key, None)
+        print_log(
+            '--demo: no GPU, so the config\'s AmpOptimWrapper (mixed '
+            'precision) runs as OptimWrapper in float32',
+            logger='current')
     print_log(
         f'--demo: {task} on {root} at {DEMO_IMAGE_SIZE[task]} px, '
         f'batch {batch}, {iters_per_epoch} iterations per epoch',

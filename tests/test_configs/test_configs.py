@@ -301,6 +301,21 @@ def test_prepare_demo_replaces_a_foreign_dataset(demo_root):
     assert out.val_dataloader.dataset.type == cfg.val_dataloader.dataset.type
 
 
+@pytest.mark.parametrize('gpu', [False, True])
+def test_prepare_demo_runs_amp_configs_in_float32_without_gpu(
+        gpu, demo_root, monkeypatch):
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: gpu)
+    cfg = demo.prepare_demo(
+        load('configs/pretrain/lemevit-tiny_8xb256_in1k.py'),
+        data_root=demo_root)
+    if gpu:
+        assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
+    else:
+        assert cfg.optim_wrapper.type == 'OptimWrapper'
+        assert 'loss_scale' not in cfg.optim_wrapper
+    assert cfg.optim_wrapper.optimizer.type == 'AdamW'
+
+
 def test_demo_task_without_default_scope():
     cfg = Config(dict(model=dict(type='EncoderDecoder')))
     assert demo.demo_task(cfg) == 'seg'
@@ -314,10 +329,6 @@ def test_demo_trains_and_evaluates(path, demo_root, tmp_path):
     from mmengine.runner import Runner
     cfg = demo.prepare_demo(load(path), data_root=demo_root)
     cfg.work_dir = str(tmp_path)
-    if cfg.optim_wrapper.get('type') == 'AmpOptimWrapper' and \
-            not torch.cuda.is_available():
-        # The pretraining configs ask for AMP, which needs a GPU.
-        cfg.optim_wrapper.type = 'OptimWrapper'
     runner = Runner.from_cfg(cfg)
     runner.train()
     task = TASKS[path.split(osp.sep)[1]][1]
