@@ -55,7 +55,7 @@ from mmengine.runner.checkpoint import CheckpointLoader
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..layers import deploy_modules, nlc_to_nchw
-from ..utils.checkpoint import (checkpoint_mismatch,
+from ..utils.checkpoint import (checkpoint_mismatch, choose_weights,
                                 unreadable_checkpoint_error,
                                 unwrap_state_dict)
 
@@ -454,7 +454,8 @@ class BaseSparseBackbone(BaseModule):
                 self.init_cfg.get('type') == 'Pretrained':
             self.load_pretrained(self.init_cfg['checkpoint'],
                                  self.init_cfg.get('prefix', ''),
-                                 self.init_cfg.get('map_location', 'cpu'))
+                                 self.init_cfg.get('map_location', 'cpu'),
+                                 self.init_cfg.get('weights', None))
             self._is_init = True
             return
         super().init_weights()
@@ -462,8 +463,16 @@ class BaseSparseBackbone(BaseModule):
     def load_pretrained(self,
                         checkpoint: str,
                         prefix: str = '',
-                        map_location: str = 'cpu') -> None:
+                        map_location: str = 'cpu',
+                        weights: Optional[str] = None) -> None:
         """Load a checkpoint of any supported layout into the backbone.
+
+        ``weights`` (``init_cfg.weights``): ``'ema'`` or ``'raw'`` picks
+        one set of a checkpoint that holds both (see
+        :func:`~sparse_backbones.utils.checkpoint.choose_weights`); by
+        default its ``state_dict`` is loaded: the EMA average of a run of
+        this package with ``EMAHook``, the raw weights of an official
+        (timm) checkpoint, as the official downstream code takes them.
 
         Wrappers (``state_dict``, ``model``, ``state_dict_ema``) and the
         ``module.``/``prefix`` key prefixes are removed, upstream names are
@@ -492,7 +501,8 @@ class BaseSparseBackbone(BaseModule):
                 raise unreadable_checkpoint_error(checkpoint,
                                                   error) from None
         prefixes = ('module.', ) + ((prefix, ) if prefix else ())
-        state_dict = dict(unwrap_state_dict(raw, prefixes))
+        state_dict = dict(
+            unwrap_state_dict(choose_weights(raw, weights), prefixes))
         self.upgrade_legacy_keys(state_dict)
         try:
             state_dict = self.convert_state_dict(state_dict)

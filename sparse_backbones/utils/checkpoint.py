@@ -1,7 +1,7 @@
 # Copyright (c) sparse_backbones contributors. All rights reserved.
 """Unwrapping of checkpoint files into plain backbone state dicts."""
 from collections import OrderedDict
-from typing import Dict, List, Mapping, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence
 
 import torch
 
@@ -11,6 +11,47 @@ from .safe_load import describe_unreadable_checkpoint
 # `state_dict_ema`), DeiT/Swin/LIT-style (`model`), mmengine (`state_dict`).
 WRAPPER_KEYS = ('state_dict', 'model', 'state_dict_ema', 'model_ema')
 PREFIXES = ('module.', 'backbone.')
+
+
+def choose_weights(checkpoint: Mapping,
+                   weights: Optional[str] = None) -> Mapping:
+    """The checkpoint reduced to its EMA (``'ema'``) or raw (``'raw'``)
+    weights; ``None`` leaves it as it is (its ``state_dict`` wins).
+
+    The two layouts keep them apart the opposite way round: mmengine's
+    ``EMAHook`` saves the average as ``state_dict`` and the raw weights as
+    ``ema_state_dict`` (``module.`` keys), timm (the official LeMeViT, DGE
+    and LIT code) the raw weights as ``state_dict`` and the average as
+    ``state_dict_ema``.
+
+    Raises:
+        ValueError: ``weights`` is not None, 'ema' or 'raw'.
+        KeyError: the checkpoint holds no EMA weights to choose between.
+    """
+    if weights is None:
+        return checkpoint
+    if weights not in ('ema', 'raw'):
+        raise ValueError(f"weights must be 'ema', 'raw' or None, got "
+                         f'{weights!r}')
+    if isinstance(checkpoint, Mapping) and 'ema_state_dict' in checkpoint:
+        if weights == 'ema':
+            return {'state_dict': checkpoint['state_dict']}
+        return {
+            'state_dict': {
+                k[len('module.'):]: v
+                for k, v in checkpoint['ema_state_dict'].items()
+                if k.startswith('module.')
+            }
+        }
+    if isinstance(checkpoint, Mapping) and 'state_dict_ema' in checkpoint:
+        return {
+            'state_dict':
+            checkpoint['state_dict_ema' if weights == 'ema' else 'state_dict']
+        }
+    raise KeyError(
+        f'weights={weights!r} chooses between EMA and raw weights, but the '
+        f"checkpoint holds only one set (no 'ema_state_dict' of mmengine's "
+        f"EMAHook, no 'state_dict_ema' of timm): drop the option")
 
 
 def unwrap_state_dict(checkpoint: Mapping,

@@ -248,6 +248,57 @@ def test_pretrained_init_with_prefix(case, tmp_path):
         assert torch.equal(a, b), name
 
 
+def _shifted(state: dict, by: float) -> dict:
+    return {
+        k: v + by if v.is_floating_point() else v
+        for k, v in state.items()
+    }
+
+
+@pytest.mark.parametrize('layout', ['mmengine', 'timm'])
+def test_pretrained_chooses_ema_or_raw_weights(layout, tmp_path):
+    """Default: the file's state_dict (ours: the EMA average, which
+    mmengine's EMAHook saves there; timm's: the raw weights, as the
+    official downstream code takes them); weights='ema'/'raw' picks one."""
+    case = CASES[0]
+    raw = {f'backbone.{k}': v for k, v in build(case).state_dict().items()}
+    ema = _shifted(raw, 1.)
+    if layout == 'mmengine':
+        checkpoint = dict(
+            state_dict=ema,
+            ema_state_dict={f'module.{k}': v
+                            for k, v in raw.items()} | {
+                                'steps': torch.tensor(10)
+                            })
+        default = ema
+    else:
+        checkpoint = dict(state_dict=raw, state_dict_ema=ema)
+        default = raw
+    path = tmp_path / f'{layout}.pth'
+    torch.save(checkpoint, path)
+    for weights, expected in ((None, default), ('ema', ema), ('raw', raw)):
+        init_cfg = dict(
+            type='Pretrained', checkpoint=str(path), prefix='backbone.')
+        if weights:
+            init_cfg['weights'] = weights
+        target = build(case, init_cfg=init_cfg)
+        target.init_weights()
+        for name, value in target.state_dict().items():
+            assert torch.equal(value, expected[f'backbone.{name}']), (
+                weights, name)
+
+    plain = tmp_path / 'plain.pth'
+    torch.save({'state_dict': raw}, plain)
+    with pytest.raises(KeyError, match='holds only one set'):
+        build(
+            case,
+            init_cfg=dict(
+                type='Pretrained',
+                checkpoint=str(plain),
+                prefix='backbone.',
+                weights='ema')).init_weights()
+
+
 @pytest.mark.parametrize('case', CASES, ids=IDS)
 def test_pretrained_of_other_variant_names_keys(case, tmp_path):
     source = build(case)
