@@ -19,7 +19,7 @@ from torchvision.ops import deform_conv2d as _tv_deform_conv2d
 
 from .complexity import register_flop_formula
 from .fused import onednn_linear
-from .precision import float32_region
+from .precision import float32_under_autocast
 
 _pair = nn.modules.utils._pair
 
@@ -254,8 +254,9 @@ class DeformConv2d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # float32 under autocast: positions past 2048 px would lose whole
         # pixels in float16, and the bilinear weights their bits earlier.
-        with float32_region(x):
-            offset = self.conv_offset(x.float())
+        region, x_offset = float32_under_autocast(x)
+        with region:
+            offset = self.conv_offset(x_offset)
         return deform_conv2d(
             x,
             offset,

@@ -35,7 +35,7 @@ from torch.nn.init import trunc_normal_
 
 from .attention import merge_heads, multi_head_attention, split_heads
 from .mlp import Mlp
-from .precision import float32_region
+from .precision import float32_under_autocast
 from .shape import nchw_to_nlc, nlc_to_nchw
 
 # Side of a routing region, in tokens.
@@ -312,10 +312,11 @@ class DGEBlock(nn.Module):
         """(B, Rh, Rw, 3) one-hot gate from the (B, Rh * Rw, C) region
         means; differentiable (straight through)."""
         Rh, Rw = layout.per_option.shape[:2]
-        with float32_region(regions):  # choices must not flip on rounding
+        # float32 under autocast: choices must not flip on rounding.
+        region, regions = float32_under_autocast(regions)
+        with region:
             return self._gate_from(
-                self.router(regions.float()).reshape(regions.shape[0], Rh,
-                                                     Rw, -1))
+                self.router(regions).reshape(regions.shape[0], Rh, Rw, -1))
 
     def _gate_from(self, logits: torch.Tensor) -> torch.Tensor:
         if self.training:

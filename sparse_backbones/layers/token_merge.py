@@ -29,7 +29,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .precision import float32_region
+from .precision import float32_under_autocast
 
 #: Channels of the merge features q of the mask module.
 MERGE_DIMS = 16
@@ -174,14 +174,17 @@ class TokenMergeMask(nn.Module):
                 valid seed keep all their seeds, so every row is defined.
 
         Returns:
-            Tensor: (B, N, N') soft weights in float32; each row sums to 1.
+            Tensor: (B, N, N') soft weights (float32 under autocast); each
+            row sums to 1.
         """
         # float32 under autocast: 1 / tau scales the logits, and the log of
         # a previous mask's zeros is finite only above float16's 6e-8.
-        with float32_region(tokens):
-            return self._mask(tokens.float(), seeds,
-                              None if prev_mask is None else prev_mask.float(),
-                              seed_valid)
+        region, tokens = float32_under_autocast(tokens)
+        with region:
+            return self._mask(
+                tokens, seeds,
+                None if prev_mask is None else prev_mask.to(tokens.dtype),
+                seed_valid)
 
     def _mask(self, tokens: torch.Tensor, seeds: torch.Tensor,
               prev_mask: Optional[torch.Tensor],
