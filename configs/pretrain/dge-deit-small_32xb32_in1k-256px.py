@@ -1,7 +1,12 @@
 # DGE-DeiT-small ImageNet-1K pretraining at 256x256, budget 0.5:
 # dge-deit-tiny_32xb32_in1k-256px.py's recipe (vtpack's
 # deit_dge_s124_b0_5_small_mm4.sh differs only in the model). Not
-# verified: the GPU count (see the tiny config). On 8 GPUs:
+# verified: the GPU count (see the tiny config).
+#
+# Paper top-1: 80.1 on ImageNet-1K val (vtpack README, 256 px, budget 0.5).
+# Wall time per epoch: not measured (no GPU was available to this project).
+#
+# On 8 GPUs:
 #
 #   tools/dist_train.sh \
 #       configs/pretrain/dge-deit-small_32xb32_in1k-256px.py 8 \

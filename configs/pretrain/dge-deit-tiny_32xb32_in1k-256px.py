@@ -6,7 +6,12 @@
 #
 # Not verified: the GPU count. vtpack gives 32 per GPU only; `_mm4` is read
 # as 4 machines x 8 GPUs (its launcher's 8 per node), i.e. DeiT's total
-# batch 1024. On 8 GPUs keep the total with 128 per GPU:
+# batch 1024.
+#
+# Paper top-1: 73.2 on ImageNet-1K val (vtpack README, 256 px, budget 0.5).
+# Wall time per epoch: not measured (no GPU was available to this project).
+#
+# On 8 GPUs keep the total with 128 per GPU:
 #
 #   tools/dist_train.sh \
 #       configs/pretrain/dge-deit-tiny_32xb32_in1k-256px.py 8 \

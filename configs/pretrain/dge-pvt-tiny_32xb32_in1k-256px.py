@@ -1,7 +1,13 @@
 # DGE-PVT-tiny ImageNet-1K pretraining at 256x256, budget 0.5:
 # dge-deit-tiny_32xb32_in1k-256px.py's recipe (vtpack's
 # pvt_dge_s124_b0_5_256_tiny_mm4.sh differs only in the model). Not
-# verified: the GPU count (see the DeiT config). On 8 GPUs:
+# verified: the GPU count (see the DeiT config).
+#
+# Paper top-1: not published (vtpack released no PVT models; the paper's
+# PVT table is not in specs/dge.md).
+# Wall time per epoch: not measured (no GPU was available to this project).
+#
+# On 8 GPUs:
 #
 #   tools/dist_train.sh \
 #       configs/pretrain/dge-pvt-tiny_32xb32_in1k-256px.py 8 \

@@ -3,6 +3,9 @@
 # ViTAE-Transformer/LeMeViT): 8 GPUs x 256, 300 epochs (cosine over 280,
 # then 20 cool-down epochs at the floor), AMP, EMA 0.996.
 #
+# Paper top-1: 79.07 on ImageNet-1K val (LeMeViT README).
+# Wall time per epoch: not measured (no GPU was available to this project).
+#
 #   tools/dist_train.sh configs/pretrain/lemevit-tiny_8xb256_in1k.py 8
 #   GPUS=8 tools/slurm_train.sh PARTITION lemevit-tiny \
 #       configs/pretrain/lemevit-tiny_8xb256_in1k.py \

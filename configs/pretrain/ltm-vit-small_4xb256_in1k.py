@@ -10,6 +10,9 @@
 # no Mixup/CutMix (train.py's defaults are off too). Without the IB term:
 #   --cfg-options model.head.ib_loss=None
 #
+# Paper top-1: 81.8 on ImageNet-1K val (LTM paper, README table).
+# Wall time per epoch: not measured (no GPU was available to this project).
+#
 #   tools/dist_train.sh configs/pretrain/ltm-vit-small_4xb256_in1k.py 8 \
 #       --cfg-options train_dataloader.batch_size=128
 #   GPUS=4 GPUS_PER_NODE=4 tools/slurm_train.sh PARTITION ltm-vit-small \

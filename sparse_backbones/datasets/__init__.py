@@ -1,6 +1,6 @@
 # Copyright (c) sparse_backbones contributors. All rights reserved.
-"""Remote-sensing datasets: AID, NWPU-RESISC45, UC Merced, DOTA, iSAID and
-ISPRS Potsdam / Vaihingen.
+"""Remote-sensing datasets: AID, NWPU-RESISC45, UC Merced, MillionAID, DOTA,
+iSAID and ISPRS Potsdam / Vaihingen.
 
 The readers, class lists, split writer, the ISPRS colour decoder and
 :mod:`~sparse_backbones.datasets.image_io` (how every image file becomes
@@ -19,7 +19,8 @@ from ._common import register_unavailable
 from .aid_split import (SCENE_DATASETS, aid_split_names, make_aid_split,
                         make_scene_split)
 from .classes import (AID_CLASSES, DOTA_PALETTE, DOTA_V1_CLASSES,
-                      DOTA_V15_CLASSES, ISAID_CLASSES, NWPU_RESISC45_CLASSES,
+                      DOTA_V15_CLASSES, ISAID_CLASSES, MILLIONAID_CLASSES,
+                      MILLIONAID_HIERARCHY, NWPU_RESISC45_CLASSES,
                       UCMERCED_CLASSES)
 from .dota_labels import (DOTALabelError, DOTALabelFile, DOTALabelProblem,
                           DOTAObject, parse_dota_label_file)
@@ -28,16 +29,20 @@ from .image_io import (decode_image, decode_label, image_size, read_image,
 from .isprs import (ISPRS_CLASSES, ISPRS_PALETTE_RGB, POTSDAM_TILES,
                     VAIHINGEN_AREAS, clip_windows, decode_isprs_label,
                     isprs_rgb_to_index)
+from .millionaid_split import (make_millionaid_split, scan_millionaid_tree,
+                               write_millionaid_demo_tree)
 
 __all__ = [
     'AID_CLASSES', 'DOTA_PALETTE', 'DOTA_V1_CLASSES', 'DOTA_V15_CLASSES',
-    'ISAID_CLASSES', 'NWPU_RESISC45_CLASSES', 'UCMERCED_CLASSES',
-    'SCENE_DATASETS', 'ISPRS_CLASSES', 'ISPRS_PALETTE_RGB', 'POTSDAM_TILES',
-    'VAIHINGEN_AREAS', 'DOTALabelError', 'DOTALabelFile', 'DOTALabelProblem',
-    'DOTAObject', 'aid_split_names', 'clip_windows', 'decode_isprs_label',
+    'ISAID_CLASSES', 'MILLIONAID_CLASSES', 'MILLIONAID_HIERARCHY',
+    'NWPU_RESISC45_CLASSES', 'UCMERCED_CLASSES', 'SCENE_DATASETS',
+    'ISPRS_CLASSES', 'ISPRS_PALETTE_RGB', 'POTSDAM_TILES', 'VAIHINGEN_AREAS',
+    'DOTALabelError', 'DOTALabelFile', 'DOTALabelProblem', 'DOTAObject',
+    'aid_split_names', 'clip_windows', 'decode_isprs_label',
     'isprs_rgb_to_index', 'make_aid_split', 'make_scene_split',
     'parse_dota_label_file', 'decode_image', 'decode_label', 'image_size',
-    'read_image', 'read_label', 'to_uint8'
+    'read_image', 'read_label', 'to_uint8', 'make_millionaid_split',
+    'scan_millionaid_tree', 'write_millionaid_demo_tree'
 ]
 
 
@@ -59,11 +64,16 @@ if _host_import_error('mmcv.transforms') is None:
 _error = _host_import_error('mmpretrain.datasets')
 if _error is None:
     from .aid import AIDDataset  # noqa: F401
+    from .millionaid import MillionAIDDataset  # noqa: F401
     from .nwpu import NWPURESISC45Dataset  # noqa: F401
     from .ucmerced import UCMercedDataset  # noqa: F401
-    __all__ += ['AIDDataset', 'NWPURESISC45Dataset', 'UCMercedDataset']
+    __all__ += [
+        'AIDDataset', 'MillionAIDDataset', 'NWPURESISC45Dataset',
+        'UCMercedDataset'
+    ]
 else:
-    for _name in ('AIDDataset', 'NWPURESISC45Dataset', 'UCMercedDataset'):
+    for _name in ('AIDDataset', 'MillionAIDDataset', 'NWPURESISC45Dataset',
+                  'UCMercedDataset'):
         register_unavailable(_name, 'mmpretrain', _error)
 
 _error = _host_import_error('mmdet.datasets')

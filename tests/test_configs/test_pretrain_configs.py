@@ -1,7 +1,8 @@
 # Copyright (c) sparse_backbones contributors. All rights reserved.
-"""The ImageNet-1K pretraining configs (configs/pretrain/) say the official
-recipes: every hyperparameter is asserted against a table written from the
-specs (specs/{lemevit,dge,lit,ltm}.md, training-recipe sections) and the
+"""The pretraining configs (configs/pretrain/: ImageNet-1K, and LeMeViT's
+MillionAID scene pretraining) say the official recipes: every
+hyperparameter is asserted against a table written from the specs
+(specs/{lemevit,dge,lit,ltm}.md, training-recipe sections) and the
 official code they cite, so that an edit cannot drift silently; the
 no-decay keys match parameters, and the optimizer mmengine builds puts
 them (and every parameter timm exempts: ndim <= 1, biases) in groups
@@ -54,7 +55,13 @@ COMMON = dict(
     budget=None,  # DGE budget loss (budget, weight)
     ib=None,  # LTM IB term (weight, start ratio, clusters)
     unverified=False,  # the header must say what is not verified
+    dataset='in1k',  # a key of DATASETS
 )
+# The data each name's dataset field means: dataset type, data_root and
+# number of classes.
+DATASETS = dict(
+    in1k=('ImageNet', 'data/imagenet', 1000),
+    millionaid=('sparse_backbones.MillionAIDDataset', 'data/millionaid', 51))
 # specs/lemevit.md section 4 (configs/lemevit.yaml, scripts/train.sh);
 # repeated augmentation off: the yaml's repeated_aug is read by nothing
 # (timm's aug_repeats stays 0); meta_tokens decayed (section 6, item 3).
@@ -69,6 +76,19 @@ LEMEVIT = dict(
     cosine_end=280,  # + 20 cool-down epochs at the floor
     drop_path=0.15,
     ema_decay=0.996)
+# specs/lemevit.md section 4, MillionAID (configs/
+# lemevit_scene_recognition.yaml, scripts/train.sh): 51 classes, 100
+# epochs, no warm-up, floor 1e-5 per 512 images (auto_scale_warmup_min_lr),
+# weight decay 2e-5 (the later of the yaml's two); the rest as ImageNet.
+LEMEVIT_MILLIONAID = dict(
+    LEMEVIT,
+    dataset='millionaid',
+    epochs=100,
+    weight_decay=2e-5,
+    warmup_epochs=0,
+    warmup_lr=None,
+    min_lr=1e-5,
+    cosine_end=None)
 # specs/dge.md section 1.4 (vtpack configs/dge/*_mm4.sh, main.py); the
 # GPU count is not given: 32 x 32 assumed.
 DGE = dict(
@@ -120,6 +140,12 @@ RECIPES = {
         LEMEVIT, arch='small', unverified=True),
     'lemevit-base_8xb256_in1k.py': dict(
         LEMEVIT, arch='base', unverified=True),
+    'lemevit-tiny_8xb256_millionaid.py': dict(
+        LEMEVIT_MILLIONAID, arch='tiny'),
+    'lemevit-small_8xb256_millionaid.py': dict(
+        LEMEVIT_MILLIONAID, arch='small', unverified=True),
+    'lemevit-base_8xb256_millionaid.py': dict(
+        LEMEVIT_MILLIONAID, arch='base', unverified=True),
     'dge-deit-tiny_32xb32_in1k-256px.py': dict(
         DGE, arch='tiny', no_decay=('cls_token', 'pos_embed')),
     'dge-deit-small_32xb32_in1k-256px.py': dict(
@@ -157,13 +183,13 @@ RECIPES = {
 # yapf: enable
 # The smallest config of each design (and recipe): their models are built
 # by default, the others in the slow run.
-SMALLEST = ('lemevit-tiny_8xb256_in1k.py',
+SMALLEST = ('lemevit-tiny_8xb256_in1k.py', 'lemevit-tiny_8xb256_millionaid.py',
             'dge-deit-tiny_32xb32_in1k-256px.py',
             'dge-pvt-tiny_32xb32_in1k-256px.py', 'lit-ti_8xb128_in1k.py',
             'lit-s_8xb128_in1k.py', 'ltm-vit-small_4xb256_in1k.py',
             'ltm-swin-tiny_8xb128_in1k.py')
 NAME = re.compile(r'^(?P<model>[a-z0-9-]+)_(?P<gpus>\d+)xb(?P<batch>\d+)'
-                  r'_in1k(?:-(?P<res>\d+)px)?\.py$')
+                  r'_(?P<dataset>in1k|millionaid)(?:-(?P<res>\d+)px)?\.py$')
 
 
 def load(name: str) -> Config:
@@ -192,6 +218,8 @@ def test_config_states_the_recipe(name):
     assert match, name
     assert (int(match['gpus']), int(match['batch'])) == \
         (row['gpus'], row['per_gpu'])
+    assert match['dataset'] == row['dataset']
+    dataset_type, data_root, num_classes = DATASETS[row['dataset']]
     assert int(match['res'] or 224) == row['img_size']
     assert cfg.train_dataloader.batch_size == row['per_gpu']
     assert cfg.auto_scale_lr == dict(base_batch_size=total)
@@ -217,20 +245,25 @@ def test_config_states_the_recipe(name):
     for key, mult in row['lr_mult'].items():
         assert custom[key] == dict(lr_mult=mult), key
 
-    # schedule: warm-up from warmup_lr, cosine to min_lr
+    # schedule: warm-up from warmup_lr (if any), cosine to min_lr
     assert cfg.train_cfg.max_epochs == row['epochs']
-    warmup, cosine = cfg.param_scheduler
-    assert warmup.type == 'LinearLR' and cosine.type == 'CosineAnnealingLR'
-    assert warmup.by_epoch and warmup.convert_to_iter_based
-    assert warmup.get('begin', 0) == 0
-    assert warmup.end == cosine.begin == row['warmup_epochs']
+    lr_scale = scale if row['scaled_warmup_min'] else 1
+    if row['warmup_epochs']:
+        warmup, cosine = cfg.param_scheduler
+        assert warmup.type == 'LinearLR'
+        assert warmup.by_epoch and warmup.convert_to_iter_based
+        assert warmup.get('begin', 0) == 0
+        assert warmup.end == cosine.begin == row['warmup_epochs']
+        # scaled: relative to the lr, so that --auto-scale-lr keeps them so
+        assert optimizer.lr * warmup.start_factor == pytest.approx(
+            row['warmup_lr'] * lr_scale)
+    else:
+        (cosine, ) = cfg.param_scheduler
+        assert cosine.get('begin', 0) == 0
+    assert cosine.type == 'CosineAnnealingLR'
     assert cosine.by_epoch
     assert cosine.get('end', row['epochs']) == (
         row['cosine_end'] or row['epochs'])
-    # scaled: relative to the lr, so that --auto-scale-lr keeps them so
-    lr_scale = scale if row['scaled_warmup_min'] else 1
-    assert optimizer.lr * warmup.start_factor == pytest.approx(
-        row['warmup_lr'] * lr_scale)
     if row['scaled_warmup_min']:
         assert 'eta_min' not in cosine
         floor = optimizer.lr * cosine.eta_min_ratio
@@ -243,8 +276,8 @@ def test_config_states_the_recipe(name):
     backbone = cfg.model.backbone
     assert backbone.arch == row['arch']
     assert backbone.drop_path_rate == row['drop_path']
-    assert cfg.model.head.num_classes == 1000
-    assert cfg.data_preprocessor.num_classes == 1000
+    assert cfg.model.head.num_classes == num_classes
+    assert cfg.data_preprocessor.num_classes == num_classes
     loss = cfg.model.head.loss
     assert loss.type == 'LabelSmoothLoss' and loss.mode == 'original'
     assert loss.label_smooth_val == row['smoothing']
@@ -277,8 +310,11 @@ def test_config_states_the_recipe(name):
 
     # data
     train = cfg.train_dataloader
-    assert train.dataset.type == 'ImageNet'
-    assert train.dataset.data_root == 'data/imagenet'
+    assert train.dataset.type == dataset_type
+    assert train.dataset.data_root == data_root
+    for loader in ('val_dataloader', 'test_dataloader'):
+        assert cfg[loader].dataset.type == dataset_type
+        assert cfg[loader].dataset.data_root == data_root
     assert train.sampler.type == ('RepeatAugSampler'
                                   if row['repeated_aug'] else 'DefaultSampler')
     assert train.sampler.get('num_repeats', 3) == 3
@@ -336,6 +372,50 @@ def test_header_gives_the_cluster_commands(name):
     assert int(slurm[1]) == row['gpus']
     assert int(slurm[2] or 8) == min(row['gpus'], 8)
     assert ('not verified' in text.lower()) == row['unverified']
+
+
+# The top-1 each paper (or its official README) reports for the config's
+# model and dataset; None where none is published (specs/dge.md: no PVT).
+PAPER_TOP1 = {
+    'lemevit-tiny_8xb256_in1k.py': '79.07',
+    'lemevit-small_8xb256_in1k.py': '81.88',
+    'lemevit-base_8xb256_in1k.py': '84.35',
+    'lemevit-tiny_8xb256_millionaid.py': '98.80',
+    'lemevit-small_8xb256_millionaid.py': '99.00',
+    'lemevit-base_8xb256_millionaid.py': '99.17',
+    'dge-deit-tiny_32xb32_in1k-256px.py': '73.2',
+    'dge-deit-small_32xb32_in1k-256px.py': '80.1',
+    'dge-pvt-tiny_32xb32_in1k-256px.py': None,
+    'dge-pvt-small_32xb32_in1k-256px.py': None,
+    'lit-ti_8xb128_in1k.py': '81.1',
+    'lit-s_8xb128_in1k.py': '81.5',
+    'lit-m_8xb128_in1k.py': '83.0',
+    'lit-b_8xb128_in1k.py': '83.4',
+    'ltm-vit-small_4xb256_in1k.py': '81.8',
+    'ltm-swin-tiny_8xb128_in1k.py': '81.8',
+}
+
+
+def test_every_pretrain_config_has_a_paper_top1_row():
+    assert set(PAPER_TOP1) == set(RECIPES)
+
+
+@pytest.mark.parametrize('name', sorted(RECIPES))
+def test_header_gives_paper_top1_and_epoch_time(name):
+    """What to expect: the paper's top-1 (or that none is published) and
+    the wall time per epoch (or that it was not measured)."""
+    with open(osp.join(PRETRAIN, name)) as f:
+        header = ' '.join(line[1:].strip() for line in f
+                          if line.startswith('#'))
+    top1 = PAPER_TOP1[name]
+    expected = f'Paper top-1: {top1} on ' if top1 else \
+        'Paper top-1: not published'
+    assert expected in header
+    dataset = 'MillionAID' if 'millionaid' in name else 'ImageNet-1K'
+    if top1:
+        assert f'{top1} on {dataset} val' in header
+    assert re.search(r'Wall time per epoch: (not measured|[\d.]+ min on )',
+                     header)
 
 
 # ---------------------------------------------------------- built models --
@@ -401,9 +481,11 @@ def check_param_groups(name: str) -> None:
 
 def check_model(name: str) -> None:
     """The built parts say what the config means, and a small batch runs:
-    logits for 1000 classes, and a training step through the data
-    preprocessor (batch augments) with finite losses."""
+    logits for the dataset's classes (1000, MillionAID 51), and a training
+    step through the data preprocessor (batch augments) with finite
+    losses."""
     row = RECIPES[name]
+    num_classes = DATASETS[row['dataset']][2]
     cfg, model = build(name)
     augments = model.data_preprocessor.batch_augments
     if row['mixup']:
@@ -422,18 +504,20 @@ def check_model(name: str) -> None:
     data = dict(
         inputs=list(
             torch.randint(0, 256, (2, 3, size, size), dtype=torch.uint8)),
-        data_samples=[DataSample().set_gt_label(i) for i in (3, 999)])
+        data_samples=[
+            DataSample().set_gt_label(i) for i in (3, num_classes - 1)
+        ])
     model.train()
     batch = model.data_preprocessor(data, training=True)
     if row['mixup']:
-        # one-hot over 1000 classes, then mixed
-        assert batch['data_samples'][0].gt_score.shape == (1000, )
+        # one-hot over the classes, then mixed
+        assert batch['data_samples'][0].gt_score.shape == (num_classes, )
     losses = model(**batch, mode='loss')
     assert all(torch.isfinite(v).all() for v in losses.values())
     model.eval()
     with torch.no_grad():
         logits = model(batch['inputs'], mode='tensor')
-    assert logits.shape == (2, 1000)
+    assert logits.shape == (2, num_classes)
 
 
 @pytest.mark.parametrize('name', SMALLEST)
