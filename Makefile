@@ -12,7 +12,7 @@ endif
 PYTHON := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-all
+.PHONY: install demo test test-all test-gpu
 
 install:
 	STACK=$(STACK) VENV=$(VENV) bash tools/install_env.sh
@@ -23,7 +23,13 @@ demo: install
 	$(PYTHON) tools/train.py configs/det/lemevit_maskrcnn.py --demo --overwrite
 
 test: install
-	$(PYTHON) -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(PYTHON) -m pytest -m "not slow and not cuda" $(PYTEST_ARGS)
 
 test-all: install
-	$(PYTHON) -m pytest $(PYTEST_ARGS)
+	$(PYTHON) -m pytest -m "not cuda" $(PYTEST_ARGS)
+
+# The CUDA paths (SDPA kernels, torchvision's CUDA deformable convolution,
+# every backbone on the GPU and under CUDA autocast).
+test-gpu: install
+	@$(PYTHON) -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 'make test-gpu: torch sees no CUDA device (torch.cuda.is_available() is False, torch ' + torch.__version__ + '); run it on a machine with an NVIDIA GPU and its driver')"
+	$(PYTHON) -m pytest -m cuda $(PYTEST_ARGS)
