@@ -18,6 +18,13 @@ objects are drawn where the labels say they are.
   (ours and mmrotate's) the files have no ``imagesource:``/``gsd:`` header,
   so mmrotate's ``DOTADataset`` reads them too. Objects are rectangles
   drawn at the angles their label polygons give (upright classes at 0).
+- ImageNet (pretraining): ``imagenet/{train,val}/<wnid>/*.JPEG`` for the
+  first :data:`IMAGENET_DEMO_CLASSES` synsets of ImageNet-1K and list files
+  ``imagenet/meta/{train,val}.txt`` (``<wnid>/<file> <label>``, labels the
+  synsets' ImageNet-1K indices), the class textures of the AID demo.
+- MillionAID (pretraining): ``millionaid/images/<level 1>/[<level 2>/]<leaf>/
+  P*.jpg`` for all 51 leaf classes, split by the preparation tool's function
+  into ``millionaid/meta/{train,val}.txt``.
 - Potsdam (segmentation): ``potsdam/img_dir/{train,val}`` and
   ``potsdam/ann_dir/{train,val}`` with names of mmseg's converter
   (``2_10_0_0_128_128.png``); label scenes are painted with the ISPRS colour
@@ -46,10 +53,12 @@ from mmengine.logging import print_log
 from .datasets.aid_split import aid_split_names, make_aid_split
 from .datasets.classes import AID_CLASSES, DOTA_PALETTE, DOTA_V1_CLASSES
 from .datasets.isprs import ISPRS_PALETTE_RGB, isprs_rgb_to_index
+from .datasets.millionaid_split import (make_millionaid_split,
+                                        write_millionaid_demo_tree)
 
 __all__ = [
     'prepare_demo', 'demo_task', 'make_aid_demo', 'make_dota_demo',
-    'make_potsdam_demo'
+    'make_imagenet_demo', 'make_millionaid_demo', 'make_potsdam_demo'
 ]
 
 # Bump when the generated data changes, so old demo folders are rebuilt.
@@ -58,18 +67,26 @@ _MARKER = '.demo_complete'
 
 # Demo image sizes and schedules per task. The schedules are sized for the
 # 2-core CPU target: cls and seg run in 1-2 minutes, det in about 3-5.
-# ``rot`` is oriented detection (mmrotate) on the same DOTA patches.
-DEMO_IMAGE_SIZE = dict(cls=64, det=256, rot=256, seg=128)
-DEMO_BATCH_SIZE = dict(cls=16, det=2, rot=2, seg=4)
-DEMO_EPOCHS = dict(cls=12, det=6, rot=6)
+# ``rot`` is oriented detection (mmrotate) on the same DOTA patches;
+# ``pretrain`` is classification on ImageNet-style data, one short epoch.
+DEMO_IMAGE_SIZE = dict(cls=64, pretrain=64, det=256, rot=256, seg=128)
+DEMO_BATCH_SIZE = dict(cls=16, pretrain=16, det=2, rot=2, seg=4)
+DEMO_EPOCHS = dict(cls=12, pretrain=1, det=6, rot=6)
 DEMO_ITERS = dict(seg=40)
-DEMO_LOG_INTERVAL = dict(cls=5, det=4, rot=4, seg=10)
+DEMO_LOG_INTERVAL = dict(cls=5, pretrain=5, det=4, rot=4, seg=10)
 # Tasks that detect objects (their model's train_cfg/test_cfg hold counts).
 _DETECTION_TASKS = ('det', 'rot')
 
 AID_DEMO_IMAGES_PER_CLASS = 12
 AID_DEMO_TRAIN_PERCENT = 50
 AID_DEMO_IMAGE_SIZE = 80
+# The first ImageNet-1K synsets (tench ... ostrich): labels 0-9 of the 1000.
+IMAGENET_DEMO_WNIDS = ('n01440764', 'n01443537', 'n01484850', 'n01491361',
+                       'n01494475', 'n01496331', 'n01498041', 'n01514668',
+                       'n01514859', 'n01518878')
+IMAGENET_DEMO_CLASSES = len(IMAGENET_DEMO_WNIDS)
+IMAGENET_DEMO_IMAGES = dict(train=16, val=6)  # per class
+MILLIONAID_DEMO_IMAGES = 6  # per leaf class: 4 train, 2 val
 DOTA_DEMO_PATCHES = dict(trainval=32, val=16)
 DOTA_DEMO_PATCH_SIZE = 256
 POTSDAM_DEMO_TILES = dict(
@@ -232,6 +249,63 @@ def make_aid_demo(root: str) -> str:
         str: ``root``.
     """
     return _generate_once(root, _write_aid)
+
+
+# --------------------------------------------------------------- ImageNet --
+def _write_imagenet(root: str) -> None:
+    rng = np.random.default_rng(20261208)
+    serial = 0  # ImageNet's val files are numbered across classes
+    for split, count in IMAGENET_DEMO_IMAGES.items():
+        lines = []
+        for label, wnid in enumerate(IMAGENET_DEMO_WNIDS):
+            for i in range(1, count + 1):
+                serial += split == 'val'
+                name = (f'ILSVRC2012_val_{serial:08d}.JPEG'
+                        if split == 'val' else f'{wnid}_{i}.JPEG')
+                image = _aid_image(rng, label, AID_DEMO_IMAGE_SIZE)
+                _imwrite(osp.join(root, split, wnid, name), image, jpeg=True)
+                lines.append(f'{wnid}/{name} {label}\n')
+        os.makedirs(osp.join(root, 'meta'), exist_ok=True)
+        with open(osp.join(root, 'meta', f'{split}.txt'), 'w') as f:
+            f.writelines(lines)
+
+
+def make_imagenet_demo(root: str) -> str:
+    """Write the ImageNet demo tree (10 synset folders per split, list
+    files) once.
+
+    Args:
+        root (str): Output folder, e.g. ``'data/demo/imagenet'``.
+
+    Returns:
+        str: ``root``.
+    """
+    return _generate_once(root, _write_imagenet)
+
+
+# ------------------------------------------------------------- MillionAID --
+def _write_millionaid(root: str) -> None:
+    write_millionaid_demo_tree(
+        osp.join(root, 'images'),
+        MILLIONAID_DEMO_IMAGES,
+        np.random.default_rng(20261208),
+        size=AID_DEMO_IMAGE_SIZE)
+    make_millionaid_split(
+        osp.join(root, 'images'),
+        root,
+        val_per_class=MILLIONAID_DEMO_IMAGES // 3)
+
+
+def make_millionaid_demo(root: str) -> str:
+    """Write the MillionAID demo tree (51 leaf folders, split files) once.
+
+    Args:
+        root (str): Output folder, e.g. ``'data/demo/millionaid'``.
+
+    Returns:
+        str: ``root``.
+    """
+    return _generate_once(root, _write_millionaid)
 
 
 # ------------------------------------------------------------------- DOTA --
@@ -439,11 +513,13 @@ _SCOPE_TO_TASK = dict(
 # Dataset classes that read each demo layout (registered names).
 _DEMO_DATASETS = dict(
     cls=('AIDDataset', 'CustomDataset'),
+    pretrain=('ImageNet', 'MillionAIDDataset'),
     det=('DOTADataset', 'DOTAv15Dataset'),
     rot=('DOTADataset', 'DOTAv15Dataset', 'DOTAv2Dataset'),
     seg=('ISPRSPotsdamDataset', 'PotsdamDataset'))
 _DEFAULT_DATASET = dict(
     cls='sparse_backbones.AIDDataset',
+    pretrain='ImageNet',  # mmpretrain's; see _PRETRAIN_LAYOUTS
     det='sparse_backbones.DOTADataset',
     rot='DOTADataset',  # mmrotate's
     seg='sparse_backbones.ISPRSPotsdamDataset')
@@ -456,15 +532,30 @@ _LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
 
 def demo_task(cfg: Config) -> str:
-    """Return ``'cls'``, ``'det'``, ``'rot'`` (oriented detection) or
-    ``'seg'`` for a config.
+    """Return ``'cls'``, ``'pretrain'`` (classification on ImageNet-style
+    data), ``'det'``, ``'rot'`` (oriented detection) or ``'seg'`` for a
+    config.
 
     The config's ``default_scope`` decides; without one, the model type.
+    A classification config whose training set is one of the pretraining
+    datasets is ``'pretrain'``.
     """
     task = _SCOPE_TO_TASK.get(cfg.get('default_scope'))
-    if task is not None:
-        return task
-    model = cfg.get('model') or {}
+    if task is None:
+        task = _task_of_model(cfg.get('model') or {},
+                              cfg.get('default_scope'))
+    if task == 'cls' and cfg.get('train_dataloader'):
+        train_set = _innermost_dataset(cfg.train_dataloader)
+        if _type_name(train_set) in _DEMO_DATASETS['pretrain']:
+            return 'pretrain'
+    return task
+
+
+def _type_name(dataset: dict) -> str:
+    return str(dataset.get('type', '')).split('.')[-1]
+
+
+def _task_of_model(model: dict, scope: Optional[str]) -> str:
     model_type = str(model.get('type', '')).split('.')[-1]
     if model_type == 'ImageClassifier':
         return 'cls'
@@ -474,7 +565,7 @@ def demo_task(cfg: Config) -> str:
         return 'det'
     raise ValueError(
         'Cannot tell whether the config is for classification, detection or '
-        f"segmentation: default_scope is {cfg.get('default_scope')!r} and "
+        f'segmentation: default_scope is {scope!r} and '
         f'the model type {model_type!r}. Set default_scope to mmpretrain, '
         'mmdet or mmseg.')
 
@@ -534,7 +625,7 @@ def _reference_size(cfg: Config, task: str) -> int:
                 _innermost_dataset(cfg.train_dataloader)['pipeline'],
                 'RandomCrop')
             size = crop and crop['crop_size']
-    elif task == 'cls':
+    elif task in ('cls', 'pretrain'):
         crop = _find_transform(test_pipeline, 'CenterCrop')
         size = crop and crop['crop_size']
     else:
@@ -552,8 +643,7 @@ def _point_at_demo(dataset: dict, task: str, root: str, split: str) -> bool:
     Returns:
         bool: Whether the dataset type had to be replaced.
     """
-    type_name = str(dataset.get('type', '')).split('.')[-1]
-    replaced = type_name not in _DEMO_DATASETS[task]
+    replaced = _type_name(dataset) not in _DEMO_DATASETS[task]
     if replaced:
         warnings.warn(f'--demo replaces dataset type {dataset.get("type")!r} '
                       f'by {_DEFAULT_DATASET[task]!r}, which reads the demo '
@@ -563,12 +653,19 @@ def _point_at_demo(dataset: dict, task: str, root: str, split: str) -> bool:
         # keys (e.g. COCO's data_prefix.img) rather than keep them.
         dataset.pop('data_prefix', None)
     train = split == 'train'
+    split_name = 'train' if train else 'val'
     if task == 'cls':
         train_file, test_file = aid_split_names(AID_DEMO_TRAIN_PERCENT, 0)
         dataset.update(
             data_root=root,
             data_prefix='',
             ann_file=osp.join('splits', train_file if train else test_file))
+    elif task == 'pretrain':
+        dataset.pop('split', None)  # mmpretrain's ImageNet(split=...)
+        dataset.update(
+            data_root=root,
+            data_prefix=_PRETRAIN_LAYOUTS[_type_name(dataset)][2][split_name],
+            ann_file=osp.join('meta', f'{split_name}.txt'))
     elif task in _DETECTION_TASKS:
         folder = 'trainval' if train else 'val'
         dataset.update(
@@ -630,6 +727,23 @@ def _scale_scheduler(scheduler: dict, factor: float) -> None:
         scheduler['T_max'] = _scale_point(scheduler['T_max'], factor)
 
 
+def _epochs_to_iterations(scheduler: dict, epochs: int,
+                          total_iters: int) -> None:
+    """Spread an epoch scheduler over the iterations of a one-epoch demo
+    (in epochs, a warm-up of 5 of 300 and the cosine after it would both
+    fall past the end)."""
+    def point(epoch: float) -> int:
+        return _scale_point(epoch, total_iters / epochs)
+
+    begin = min(point(scheduler.get('begin', 0)), total_iters - 2)
+    end = scheduler.get('end', epochs)
+    end = total_iters if end >= epochs else min(point(end), total_iters)
+    scheduler.update(begin=begin, end=max(end, begin + 2), by_epoch=False)
+    scheduler.pop('convert_to_iter_based', None)
+    if 'T_max' in scheduler:
+        scheduler['T_max'] = scheduler['end'] - begin
+
+
 def _shorten_schedule(cfg: Config, task: str, iters_per_epoch: int) -> None:
     """Shrink the train loop, LR schedule, logging and checkpointing."""
     train_cfg = cfg.train_cfg
@@ -648,7 +762,9 @@ def _shorten_schedule(cfg: Config, task: str, iters_per_epoch: int) -> None:
     if isinstance(schedulers, dict):
         schedulers = [schedulers]
     for scheduler in schedulers:
-        if by_epoch and not scheduler.get('by_epoch', True):
+        if by_epoch and new == 1 and scheduler.get('by_epoch', True):
+            _epochs_to_iterations(scheduler, old, total_iters)
+        elif by_epoch and not scheduler.get('by_epoch', True):
             # An iteration warm-up inside epoch training: cap at 10 %
             # (at least 2 iterations, see _scale_point).
             limit = max(2, total_iters // 10)
@@ -673,11 +789,23 @@ def _count_train_samples(task: str, root: str) -> int:
         name = aid_split_names(AID_DEMO_TRAIN_PERCENT, 0)[0]
         with open(osp.join(root, 'splits', name)) as f:
             return sum(1 for line in f if line.strip())
+    if task == 'pretrain':
+        with open(osp.join(root, 'meta', 'train.txt')) as f:
+            return sum(1 for line in f if line.strip())
     if task in _DETECTION_TASKS:
         return len(os.listdir(osp.join(root, 'trainval', 'images')))
     return len(os.listdir(osp.join(root, 'img_dir', 'train')))
 
 
+# Pretraining datasets: registered name -> (demo folder, writer, image
+# folder per split, type to build it by).
+_PRETRAIN_LAYOUTS = {
+    'ImageNet': ('imagenet', make_imagenet_demo,
+                 dict(train='train', val='val'), 'ImageNet'),
+    'MillionAIDDataset': ('millionaid', make_millionaid_demo,
+                          dict(train='images', val='images'),
+                          'sparse_backbones.MillionAIDDataset'),
+}
 _GENERATORS: Dict[str, Tuple[str, Callable[[str], str]]] = dict(
     cls=('aid', make_aid_demo),
     det=('dota', make_dota_demo),
@@ -713,7 +841,11 @@ def prepare_demo(cfg: Config, data_root: str = 'data/demo') -> Config:
     """
     cfg = copy.deepcopy(cfg)
     task = demo_task(cfg)
-    folder, generate = _GENERATORS[task]
+    if task == 'pretrain':
+        train_type = _type_name(_innermost_dataset(cfg.train_dataloader))
+        folder, generate, _, dataset_type = _PRETRAIN_LAYOUTS[train_type]
+    else:
+        folder, generate = _GENERATORS[task]
     root = generate(osp.join(data_root, folder))
 
     ratio = DEMO_IMAGE_SIZE[task] / _reference_size(cfg, task)
@@ -723,6 +855,8 @@ def prepare_demo(cfg: Config, data_root: str = 'data/demo') -> Config:
         if not loader:
             continue
         dataset = _innermost_dataset(loader)
+        if task == 'pretrain' and _type_name(dataset) != train_type:
+            dataset['type'] = dataset_type  # val/test read the same layout
         replaced = _point_at_demo(dataset, task, root, key.split('_')[0])
         if replaced and key != 'train_dataloader' and \
                 task in _DEFAULT_EVALUATOR:

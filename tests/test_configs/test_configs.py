@@ -35,7 +35,7 @@ LEMEVIT_DOTA = ('lemevit_maskrcnn.py', 'mask-rcnn_lemevit-tiny_fpn_1x_dota.py')
 # Task folder -> host package, default scope and demo task.
 TASKS = dict(
     cls=('mmpretrain', 'cls'),
-    pretrain=('mmpretrain', 'cls'),
+    pretrain=('mmpretrain', 'pretrain'),
     det=('mmdet', 'det'),
     rotated=('mmrotate', 'rot'),
     seg=('mmseg', 'seg'))
@@ -333,8 +333,8 @@ def test_demo_trains_and_evaluates(path, demo_root, tmp_path):
     runner.train()
     task = TASKS[path.split(osp.sep)[1]][1]
     key = dict(
-        cls='accuracy/top1', det='pascal_voc/mAP', rot='dota/mAP',
-        seg='mIoU')[task]
+        cls='accuracy/top1', pretrain='accuracy/top5', det='pascal_voc/mAP',
+        rot='dota/mAP', seg='mIoU')[task]
     # The final validation published its metrics.
     value = runner.message_hub.get_scalar(f'val/{key}').current()
     assert 0 <= value <= 100
