@@ -5,7 +5,7 @@ error messages, host guards and image writing (images are read with
 import json
 import os
 import os.path as osp
-from typing import Sequence
+from typing import Iterator, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -22,6 +22,29 @@ def summarise(header: str, items: Sequence[str], limit: int = 20) -> str:
     if len(items) > limit:
         lines.append(f'  ... and {len(items) - limit} more')
     return '\n'.join(lines)
+
+
+def read_label_list(ann_file: str, num_classes: int,
+                    line_format: str) -> Iterator[Tuple[int, str, int]]:
+    """Yield ``(line number, relative path, label)`` of a split file of
+    ``<relative path> <label>`` lines; blank lines are skipped, a malformed
+    line or a label outside ``0..num_classes-1`` is an error naming the
+    line (``line_format`` says what a line should look like)."""
+    with open(ann_file) as f:
+        for line_no, line in enumerate(f, start=1):
+            text = line.strip()
+            if not text:
+                continue
+            parts = text.rsplit(' ', 1)
+            if len(parts) != 2 or not parts[1].lstrip('-').isdigit():
+                raise ValueError(f'{ann_file}:{line_no}: expected '
+                                 f'{line_format!r}, got {text!r}')
+            label = int(parts[1])
+            if not 0 <= label < num_classes:
+                raise ValueError(
+                    f'{ann_file}:{line_no}: label {label} is outside '
+                    f'0..{num_classes - 1} ({num_classes} classes)')
+            yield line_no, parts[0], label
 
 
 def missing_data_error(what: str, path: str,

@@ -8,7 +8,7 @@ from typing import List
 from mmpretrain.datasets import CustomDataset
 
 from ..registry import DATASETS, register_module
-from ._common import missing_data_error, summarise
+from ._common import missing_data_error, read_label_list, summarise
 from .aid_split import SCENE_DATASETS
 from .loading import RSImageLoadingMixin
 
@@ -80,25 +80,12 @@ class SceneClassificationDataset(RSImageLoadingMixin, CustomDataset):
 
         num_classes = len(self.metainfo['classes'])
         data_list, missing = [], []
-        with open(self.ann_file) as f:
-            for line_no, line in enumerate(f, start=1):
-                text = line.strip()
-                if not text:
-                    continue
-                parts = text.rsplit(' ', 1)
-                if len(parts) != 2 or not parts[1].lstrip('-').isdigit():
-                    raise ValueError(
-                        f'{self.ann_file}:{line_no}: expected '
-                        f"'<Class>/<image> <label>', got {text!r}")
-                filename, label = parts[0], int(parts[1])
-                if not 0 <= label < num_classes:
-                    raise ValueError(
-                        f'{self.ann_file}:{line_no}: label {label} is outside '
-                        f'0..{num_classes - 1} ({num_classes} classes)')
-                img_path = osp.join(img_root, filename)
-                if not osp.isfile(img_path):
-                    missing.append(f'{self.ann_file}:{line_no}: {img_path}')
-                data_list.append(dict(img_path=img_path, gt_label=label))
+        for line_no, filename, label in read_label_list(
+                self.ann_file, num_classes, '<Class>/<image> <label>'):
+            img_path = osp.join(img_root, filename)
+            if not osp.isfile(img_path):
+                missing.append(f'{self.ann_file}:{line_no}: {img_path}')
+            data_list.append(dict(img_path=img_path, gt_label=label))
         if missing:
             raise FileNotFoundError(
                 summarise(

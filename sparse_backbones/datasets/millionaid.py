@@ -58,7 +58,7 @@ from typing import Dict, List, Set
 from mmpretrain.datasets import CustomDataset
 
 from ..registry import DATASETS, register_module
-from ._common import missing_data_error, summarise
+from ._common import missing_data_error, read_label_list, summarise
 from .classes import MILLIONAID_CLASSES
 from .loading import RSImageLoadingMixin
 from .millionaid_split import DOWNLOAD, scan_millionaid_tree
@@ -126,37 +126,24 @@ class MillionAIDDataset(RSImageLoadingMixin, CustomDataset):
         leaf_label = {c: i for i, c in enumerate(MILLIONAID_CLASSES)}
         data_list = []
         by_folder: Dict[str, List[int]] = defaultdict(list)
-        with open(self.ann_file) as f:
-            for line_no, line in enumerate(f, start=1):
-                text = line.strip()
-                if not text:
-                    continue
-                parts = text.rsplit(' ', 1)
-                if len(parts) != 2 or not parts[1].lstrip('-').isdigit():
-                    raise ValueError(
-                        f'{self.ann_file}:{line_no}: expected '
-                        f"'<relative path> <label>', got {text!r}")
-                filename, label = parts[0], int(parts[1])
-                if not 0 <= label < num_classes:
-                    raise ValueError(
-                        f'{self.ann_file}:{line_no}: label {label} is outside '
-                        f'0..{num_classes - 1} ({num_classes} classes)')
-                folder, name = osp.split(filename)
-                leaf = osp.basename(folder)
-                if leaf in leaf_label and leaf_label[leaf] != label:
-                    raise ValueError(
-                        f'{self.ann_file}:{line_no}: label {label} '
-                        f'({MILLIONAID_CLASSES[label]}) for an image in '
-                        f'{leaf}/, which is label {leaf_label[leaf]} in '
-                        'MILLIONAID_CLASSES; the list was made with another '
-                        f'class order. Rewrite it with: {command}')
-                by_folder[folder].append(len(data_list))
-                data_list.append(
-                    dict(
-                        img_path=osp.join(img_root, filename),
-                        gt_label=label,
-                        _line=line_no,
-                        _name=name))
+        for line_no, filename, label in read_label_list(
+                self.ann_file, num_classes, '<relative path> <label>'):
+            folder, name = osp.split(filename)
+            leaf = osp.basename(folder)
+            if leaf in leaf_label and leaf_label[leaf] != label:
+                raise ValueError(
+                    f'{self.ann_file}:{line_no}: label {label} '
+                    f'({MILLIONAID_CLASSES[label]}) for an image in '
+                    f'{leaf}/, which is label {leaf_label[leaf]} in '
+                    'MILLIONAID_CLASSES; the list was made with another '
+                    f'class order. Rewrite it with: {command}')
+            by_folder[folder].append(len(data_list))
+            data_list.append(
+                dict(
+                    img_path=osp.join(img_root, filename),
+                    gt_label=label,
+                    _line=line_no,
+                    _name=name))
         # One listing per folder instead of a stat per image (~1M files).
         missing = []
         for folder, indices in by_folder.items():
