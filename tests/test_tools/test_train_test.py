@@ -251,30 +251,6 @@ def test_test_tta_cls(trained, workspace):
 
 
 @pytest.mark.slow
-def test_compile_cls(trained, workspace):
-    """--compile: test.py evaluates the trained checkpoint with its
-    backbone deployed and compiled (inductor) to training's metrics;
-    train.py trains and validates with a compiled backbone (aot_eager:
-    dynamo and autograd traced, minutes faster than inductor on a CPU)."""
-    work_dir, train_out = trained('cls')
-    out = run(
-        tool('test.py', CONFIGS['cls'], work_dir / 'epoch_2.pth', '--demo',
-             '--compile', '--work-dir', workspace / 'test_cls_compiled',
-             '--cfg-options', *SHORT['cls']), workspace)
-    assert 'torch.compile() of backbone' in out
-    assert parse_metrics(out,
-                         TEST_TITLE) == parse_metrics(train_out, TRAIN_TITLE)
-
-    out = run(
-        tool('train.py', CONFIGS['cls'], '--demo', '--compile', '--work-dir',
-             workspace / 'train_cls_compiled', '--cfg-options',
-             *SHORT['cls'], 'compile.backend=aot_eager'), workspace)
-    assert "torch.compile(backend='aot_eager') of backbone" in out
-    value = parse_metrics(out, TRAIN_TITLE)[METRIC_KEYS['cls']]
-    assert 0 <= value <= 100
-
-
-@pytest.mark.slow
 @pytest.mark.parametrize('task', ['cls', 'seg'])
 def test_test_show_dir(trained, workspace, task):
     work_dir, _ = trained(task)
@@ -606,59 +582,6 @@ def test_amp_dtype_sets_the_optim_wrapper(monkeypatch):
     assert cfg.optim_wrapper.loss_scale == 'dynamic'
     with pytest.raises(RuntimeError, match='pass --amp too'):
         _train_cfg('--amp-dtype', 'float16')
-
-
-def test_compile_flag_and_setting(tmp_path):
-    """--compile sets mmengine's compile=True, keeps a dict of options, and
-    the tools take the setting off the config (the Runner would compile
-    the whole train_step) to compile the backbones themselves."""
-    common = load_tool('_common.py')
-    train = load_tool('train.py')
-
-    def config(*argv):
-        return common.load_config(
-            train.parse_args([
-                str(CONFIGS['cls']), '--work-dir',
-                str(tmp_path), *argv
-            ]))
-
-    assert 'compile' not in config()
-    cfg = config('--compile')
-    assert cfg.compile is True
-    assert common.take_compile_options(cfg) == {}
-    assert 'compile' not in cfg
-    cfg = config('--compile', '--cfg-options', 'compile.backend=eager')
-    assert common.take_compile_options(cfg) == dict(backend='eager')
-
-
-def test_compile_model_compiles_the_backbones():
-    from types import SimpleNamespace
-
-    from mmengine.logging import MMLogger
-
-    from sparse_backbones.registry import MODELS
-    common = load_tool('_common.py')
-    backbone = MODELS.build(
-        dict(
-            type='sparse_backbones.LTMViT',
-            arch=dict(
-                embed_dims=32,
-                num_layers=4,
-                num_heads=2,
-                feedforward_channels=64),
-            img_size=64))
-    model = torch.nn.ModuleDict(
-        dict(backbone=backbone, head=torch.nn.Linear(32, 2)))
-    runner = SimpleNamespace(
-        model=model, logger=MMLogger.get_instance('test_compile_model'))
-    common.compile_model(runner, None)
-    assert backbone._compiled_call_impl is None
-    common.compile_model(runner, dict(backend='eager'))
-    assert backbone._compiled_call_impl is not None
-    assert model.head._compiled_call_impl is None
-    runner.model = torch.nn.Linear(2, 2)
-    with pytest.raises(RuntimeError, match='no sparse_backbones backbone'):
-        common.compile_model(runner, {})
 
 
 def test_non_pytorch_launcher_without_gpu_is_a_clear_error():
